@@ -1,0 +1,95 @@
+// Geometry of one tile: cell size from K and the available width, margins for the
+// row/column labels, which labels to show and how (rotated, abbreviated, every
+// n-th), and arithmetic hit-testing. Text is measured by an injected function so
+// the decisions are testable without a canvas.
+
+export const FONT_SIZE = 11;
+export const MIN_CELL = 2;
+export const MAX_CELL = 48;
+const ROW_LABEL_MAX = 140;
+const COL_LABEL_MAX = 100;
+const PAD = 6;
+const ELLIPSIS = "\u2026";
+
+/** `text` cut to fit `maxWidth` with a trailing "…" (binary search on the prefix). */
+export function abbreviate(text, maxWidth, measure) {
+	if (measure(text) <= maxWidth) return text;
+	let lo = 0;
+	let hi = text.length;
+	while (lo < hi) {
+		const mid = (lo + hi + 1) >> 1;
+		if (measure(text.slice(0, mid) + ELLIPSIS) <= maxWidth) lo = mid;
+		else hi = mid - 1;
+	}
+	return text.slice(0, lo) + ELLIPSIS;
+}
+
+/** Show every `step`-th label so that labels are at least a line apart. */
+export function labelStep(cell, fontSize = FONT_SIZE) {
+	return Math.max(1, Math.ceil((fontSize + 2) / cell));
+}
+
+/** Labels to draw: text (abbreviated) for indices that are multiples of step, else null. */
+function shownLabels(labels, step, maxWidth, measure) {
+	let widest = 0;
+	const texts = labels.map((label, i) => {
+		if (i % step !== 0) return null;
+		const text = abbreviate(String(label), maxWidth, measure);
+		widest = Math.max(widest, measure(text));
+		return text;
+	});
+	return { texts, widest };
+}
+
+/**
+ * Geometry for a K×K tile drawn in `width` CSS pixels. Cells are square, integer
+ * sized (crisp edges) and clamped to [MIN_CELL, MAX_CELL]; a matrix wider than
+ * `width` scrolls. x0/y0 are the CSS offsets of the first cell inside the canvas.
+ */
+export function computeGeometry({ labels, width, measure, fontSize = FONT_SIZE }) {
+	const K = labels.length;
+	// The row-label margin does not depend on the cell size, so measure it first.
+	const rowProbe = shownLabels(labels, 1, ROW_LABEL_MAX, measure);
+	const x0 = Math.ceil(rowProbe.widest) + PAD;
+	const cell = Math.max(MIN_CELL, Math.min(MAX_CELL, Math.floor((width - x0 - PAD) / Math.max(K, 1))));
+	const step = labelStep(cell, fontSize);
+	const rowLabels = step === 1 ? rowProbe.texts : shownLabels(labels, step, ROW_LABEL_MAX, measure).texts;
+
+	const horizontal = shownLabels(labels, step, cell * step - 4, measure);
+	const fits = horizontal.texts.every((t, i) => t === null || t === String(labels[i]));
+	const cols = fits ? horizontal : shownLabels(labels, step, COL_LABEL_MAX, measure);
+	const y0 = (fits ? fontSize : Math.ceil(cols.widest)) + PAD;
+	return {
+		rows: K,
+		cols: K,
+		cellW: cell,
+		cellH: cell,
+		x0,
+		y0,
+		width: x0 + K * cell + PAD,
+		height: y0 + K * cell + PAD,
+		fontSize,
+		rowLabels: { texts: rowLabels, step },
+		colLabels: { texts: cols.texts, step, rotated: !fits },
+	};
+}
+
+/** The cell under CSS point (x, y) relative to the canvas, or null outside the cells. */
+export function hitTest(x, y, geom) {
+	const col = Math.floor((x - geom.x0) / geom.cellW);
+	const row = Math.floor((y - geom.y0) / geom.cellH);
+	if (!(row >= 0 && row < geom.rows && col >= 0 && col < geom.cols)) return null;
+	return { row, col };
+}
+
+/** A text measurer for `font`, or a width estimate where canvas is unavailable (jsdom). */
+export function makeMeasure(font, fontSize = FONT_SIZE) {
+	const ctx = typeof document === "undefined" ? null : document.createElement("canvas").getContext?.("2d");
+	if (!ctx || typeof ctx.measureText !== "function") return (text) => text.length * fontSize * 0.6;
+	ctx.font = font;
+	const widths = new Map();
+	return (text) => {
+		if (!widths.has(text)) widths.set(text, ctx.measureText(text).width);
+		return widths.get(text);
+	};
+}

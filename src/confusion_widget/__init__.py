@@ -1,0 +1,31 @@
+"""confusion-widget: an interactive confusion matrix for Jupyter.
+
+>>> from confusion_widget import ConfusionWidget
+>>> w = ConfusionWidget([[5, 1], [2, 7]], labels=["cat", "dog"])
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._util import ConfusionWidgetWarning
+from .images import ImageSource
+from .matrix import most_confused, normalize, per_class_metrics
+from .runs import CellHits, CellSource, Run
+from .widget import ConfusionWidget
+
+try:
+    __version__ = version("confusion-widget")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "CellHits",
+    "CellSource",
+    "ConfusionWidget",
+    "ConfusionWidgetWarning",
+    "ImageSource",
+    "Run",
+    "__version__",
+    "most_confused",
+    "normalize",
+    "per_class_metrics",
+]

@@ -1,0 +1,524 @@
+"""``ConfusionWidget``: the anywidget model — traits, messages, epoch windowing.
+
+The widget holds a *cell source* (see :mod:`confusion_widget.runs`) and mirrors
+it into synced traits: counts as int32 bytes (never JSON lists), labels as text.
+Thumbnails are not traits: the frontend asks for a cell's samples with a custom
+message and gets encoded images back as binary buffers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from .matrix import canonical_aggregation, validate_labels, validate_matrix
+from .runs import CellHits, CellSource, Run
+
+__all__ = ["ConfusionWidget", "MatrixSource"]
+
+log = logging.getLogger("confusion_widget")
+
+_STATIC = Path(__file__).parent / "static"
+COLOR_SCALES = ("equal", "smart", "log")
+COLORMAPS = ("blues", "viridis", "magma", "greys", "greens", "oranges")
+_OPTIONS = (
+    "epoch",
+    "aggregation",
+    "color_scale",
+    "colormap",
+    "hide_diagonal",
+    "selected",
+    "selected_tile",
+    "page_size",
+    "title",
+)
+
+
+def _asset(name: str) -> str | Path:
+    """The built frontend file. Read as text: a widget whose ``_esm`` is a ``Path``
+    is never garbage collected (anywidget #929); keep the ``Path`` (hot reload) only
+    when ``ANYWIDGET_HMR`` is set."""
+    path = _STATIC / name
+    if os.environ.get("ANYWIDGET_HMR"):
+        return path
+    if not path.exists():
+        raise RuntimeError(
+            f"the frontend bundle {path} is missing; build it with `npm run build` "
+            "(or reinstall the package)."
+        )
+    return path.read_text(encoding="utf-8")
+
+
+class MatrixSource:
+    """A cell source for bare matrices: counts only, no samples behind the cells."""
+
+    images = None
+
+    def __init__(self, matrices: np.ndarray, labels: list[str], epoch_labels: Sequence[str] | None = None):
+        self._m = matrices[:, None] if matrices.ndim == 3 else matrices
+        self.labels = labels
+        self.tile_titles = [""]
+        self._epoch_labels = list(epoch_labels) if epoch_labels is not None else None
+
+    @property
+    def n_epochs(self) -> int:
+        return self._m.shape[0]
+
+    @property
+    def epoch_labels(self) -> list[str]:
+        if self._epoch_labels is not None:
+            return self._epoch_labels
+        return [f"epoch {e}" for e in range(self.n_epochs)]
+
+    def matrices(self) -> np.ndarray:
+        return self._m
+
+    def cell(self, epoch: int, tile: int, row: int, col: int) -> CellHits:
+        return CellHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+    def sample_ids(self) -> np.ndarray:
+        return np.zeros(0, np.int64)
+
+    def subscribe(self, callback: Any) -> None:  # a bare matrix never grows
+        pass
+
+
+def _source_from(cm: Any, labels: Any, epoch_labels: Any) -> CellSource:
+    """Whatever the user passed as ``cm`` → a cell source."""
+    if isinstance(cm, CellSource):
+        if labels is not None:
+            raise TypeError("labels= cannot be combined with a run; the run has its labels.")
+        return cm
+    as_source = getattr(cm, "as_source", None)  # e.g. ConfusionRecorder
+    if callable(as_source):
+        return as_source()
+    mats = validate_matrix(cm)
+    names = validate_labels(labels, mats.shape[-1])
+    if epoch_labels is not None and len(epoch_labels) != mats.shape[0]:
+        raise ValueError(
+            f"epoch_labels has {len(epoch_labels)} names for {mats.shape[0]} epochs."
+        )
+    return MatrixSource(mats, names, epoch_labels)
+
+
+class ConfusionWidget(anywidget.AnyWidget):
+    """An interactive confusion matrix: scrub epochs, re-aggregate, click a cell to
+    see the images behind it.
+
+    Parameters
+    ----------
+    cm
+        A ``(K, K)`` matrix or an ``(E, K, K)`` stack of per-epoch matrices (numpy,
+        torch tensor on any device, nested lists), rows true and columns predicted as
+        in sklearn; or a :class:`~confusion_widget.Run` / recorder, whose cells then
+        show their samples.
+    labels
+        ``K`` class names (``"0" … "K-1"`` by default). Shown as text, never HTML.
+    epoch
+        The epoch shown first (default: the last).
+    aggregation
+        ``"count"``, ``"row"`` (% of row, recall), ``"column"`` (% of column,
+        precision) or ``"total"``; sklearn's ``"true"``, ``"pred"``, ``"all"`` too.
+    color_scale
+        ``"equal"`` (linear), ``"smart"`` (quantile buckets of the non-zero cells,
+        for sparse heavy-tailed matrices) or ``"log"``.
+    colormap
+        One of ``blues``, ``viridis``, ``magma``, ``greys``, ``greens``, ``oranges``.
+    hide_diagonal
+        Show errors only.
+    selected
+        ``(row, col)`` of the selected cell, or ``None``.
+    title
+        A title shown above the matrix.
+    epoch_labels
+        Names for the epochs (``"epoch 0"``, … by default).
+
+    Raises
+    ------
+    ValueError
+        For a non-square, >3-D, empty, negative, non-finite or fractional matrix,
+        labels of the wrong length or with duplicates, an epoch out of range.
+    TypeError
+        For unknown keyword arguments or inputs that are not arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = ConfusionWidget(np.array([[5, 1], [2, 7]]), labels=["cat", "dog"])
+    >>> w.matrix.tolist()
+    [[5, 1], [2, 7]]
+    >>> w.aggregation = "true"   # sklearn's name for % of row
+    >>> w.aggregation
+    'row'
+    """
+
+    _esm = _asset("widget.js")
+    _css = _asset("widget.css")
+
+    #: Bytes of counts sent at once; longer histories travel as a window of epochs.
+    wire_budget: int = 32 * 2**20
+
+    labels = t.List(t.Unicode()).tag(sync=True)
+    tile_titles = t.List(t.Unicode(), default_value=[""]).tag(sync=True)
+    epoch_labels = t.List(t.Unicode()).tag(sync=True)
+    n_epochs = t.Int(1).tag(sync=True)
+    epoch = t.Int(0).tag(sync=True, echo_update=False)
+    aggregation = t.Unicode("count").tag(sync=True, echo_update=False)
+    color_scale = t.Unicode("equal").tag(sync=True, echo_update=False)
+    colormap = t.Unicode("blues").tag(sync=True, echo_update=False)
+    hide_diagonal = t.Bool(False).tag(sync=True, echo_update=False)
+    selected = t.Tuple(t.Int(), t.Int(), default_value=None, allow_none=True).tag(
+        sync=True, echo_update=False
+    )
+    selected_tile = t.Int(0).tag(sync=True, echo_update=False)
+    page_size = t.Int(25).tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+    _counts = t.Bytes(b"").tag(sync=True)
+    _window = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
+    _accuracy = t.List(t.List(t.Float(allow_none=True))).tag(sync=True)
+    _diverging = t.Bool(False).tag(sync=True)
+    _has_samples = t.Bool(False).tag(sync=True)
+
+    def __init__(
+        self,
+        cm: Any,
+        labels: Sequence[Any] | None = None,
+        *,
+        epoch_labels: Sequence[str] | None = None,
+        **options: Any,
+    ) -> None:
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"ConfusionWidget got unexpected keyword argument(s) {unknown}; "
+                f"valid options are {sorted(_OPTIONS)}."
+            )
+        self._source: CellSource = _source_from(cm, labels, epoch_labels)
+        self._mats: np.ndarray = np.zeros((0, 1, 1, 1), np.int32)
+        self._id_to_pos: dict[Any, int] | None = None
+        self._sync_lock = threading.RLock()
+        super().__init__()
+        self._pull_source(first=True)
+        with self.hold_sync():
+            for name in _OPTIONS:
+                if name in options:
+                    setattr(self, name, options[name])
+        self.on_msg(self._on_custom_msg)
+        self._source.subscribe(self._on_source_grew)
+
+    # -- public data ----------------------------------------------------------------
+    @property
+    def source(self) -> CellSource:
+        """The run (or other cell source) behind the widget."""
+        return self._source
+
+    @property
+    def matrices(self) -> np.ndarray:
+        """All epochs' counts: ``(E, K, K)`` (``(E, T, K, K)`` for several tiles)."""
+        m = self._mats.astype(np.int64)
+        return m[:, 0] if m.shape[1] == 1 else m
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The current epoch's counts: ``(K, K)`` (``(T, K, K)`` for several tiles)."""
+        return self.matrices[self.epoch]
+
+    @property
+    def selected_samples(self) -> list[Any]:
+        """Ids of the samples in the selected cell at the current epoch, in the
+        panel's order (most confident first). Empty when nothing is selected or the
+        widget was built from a bare matrix."""
+        hits = self._selected_hits()
+        if hits is None:
+            return []
+        return [_json_id(i) for i in self._source.sample_ids()[hits.positions]]
+
+    def _selected_hits(self) -> CellHits | None:
+        if self.selected is None:
+            return None
+        r, c = self.selected
+        return self._source.cell(self.epoch, self.selected_tile, r, c)
+
+    # -- constructors ---------------------------------------------------------------
+    @classmethod
+    def from_predictions(
+        cls,
+        y_true: Any,
+        y_pred: Any,
+        labels: Sequence[Any] | None = None,
+        images: Any = None,
+        sample_ids: Any = None,
+        *,
+        confidence: Any = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        epoch_labels: Sequence[str] | None = None,
+        name: str = "",
+        **options: Any,
+    ) -> ConfusionWidget:
+        """A widget from predictions, with the samples (and images) behind each cell.
+
+        Parameters
+        ----------
+        y_true
+            ``(N,)`` true class indices, shared by all epochs, or a list with one
+            ``(N,)`` array per epoch.
+        y_pred
+            ``(N,)`` predicted classes or ``(N, K)`` scores/logits/probabilities (the
+            argmax is taken and its probability kept as confidence); a list of
+            those, one per epoch, for several epochs.
+        labels
+            ``K`` class names.
+        images
+            One image per sample: an ``(N, H, W[, C])`` uint8 array, an
+            ``(N, C, H, W)`` float tensor (with ``mean``/``std`` to undo
+            normalisation), a list of PIL images or file paths, an indexable dataset,
+            or a callable ``sample_id -> image``. Thumbnails are made on demand.
+        sample_ids
+            ``(N,)`` unique ids (default ``0 … N-1``), shown under thumbnails and
+            returned by :attr:`selected_samples`.
+        confidence
+            Per-sample confidence when ``y_pred`` holds class ids (one array per
+            epoch).
+        **options
+            Widget options (``aggregation``, ``colormap``, ``epoch``, …).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> w = ConfusionWidget.from_predictions([0, 1, 1, 2], [0, 2, 1, 2], labels=["a", "b", "c"])
+        >>> w.selected = (1, 2)
+        >>> w.selected_samples
+        [1]
+        """
+        run = Run.from_predictions(
+            y_true,
+            y_pred,
+            labels=labels,
+            sample_ids=sample_ids,
+            images=images,
+            name=name,
+            epoch_labels=epoch_labels,
+            confidence=confidence,
+            image_options={"mean": mean, "std": std},
+        )
+        return cls(run, **options)
+
+    # -- validation of traits -------------------------------------------------------
+    @t.validate("aggregation")
+    def _check_aggregation(self, proposal: Any) -> str:
+        return canonical_aggregation(proposal["value"])
+
+    @t.validate("color_scale")
+    def _check_color_scale(self, proposal: Any) -> str:
+        v = proposal["value"]
+        if v not in COLOR_SCALES:
+            raise ValueError(f"color_scale must be one of {COLOR_SCALES}, got {v!r}.")
+        return v
+
+    @t.validate("colormap")
+    def _check_colormap(self, proposal: Any) -> str:
+        v = proposal["value"]
+        if v not in COLORMAPS:
+            raise ValueError(f"colormap must be one of {COLORMAPS}, got {v!r}.")
+        return v
+
+    @t.validate("epoch")
+    def _check_epoch(self, proposal: Any) -> int:
+        v = proposal["value"]
+        n = self._source.n_epochs
+        if not 0 <= v < n:
+            raise ValueError(f"epoch {v} is out of range: the widget has epochs 0 … {n - 1}.")
+        return v
+
+    @t.validate("selected")
+    def _check_selected(self, proposal: Any) -> tuple[int, int] | None:
+        v = proposal["value"]
+        if v is None:
+            return None
+        k = len(self.labels)
+        r, c = v
+        if not (0 <= r < k and 0 <= c < k):
+            raise ValueError(f"selected cell ({r}, {c}) is outside the {k}×{k} matrix.")
+        return (r, c)
+
+    @t.validate("selected_tile")
+    def _check_selected_tile(self, proposal: Any) -> int:
+        v = proposal["value"]
+        if not 0 <= v < len(self.tile_titles):
+            raise ValueError(f"selected_tile {v} is out of range [0, {len(self.tile_titles)}).")
+        return v
+
+    @t.validate("page_size")
+    def _check_page_size(self, proposal: Any) -> int:
+        v = proposal["value"]
+        if v < 1:
+            raise ValueError(f"page_size must be >= 1, got {v}.")
+        return v
+
+    @t.observe("epoch")
+    def _on_epoch(self, change: Any) -> None:
+        self._send_window()
+
+    # -- source → traits ------------------------------------------------------------
+    def _pull_source(self, first: bool = False) -> None:
+        """Copy the source's matrices and names into the traits."""
+        with self._sync_lock:
+            src = self._source
+            mats = np.asarray(src.matrices())
+            if mats.ndim != 4:
+                raise ValueError(f"a cell source must give (E, T, K, K) matrices, got {mats.shape}.")
+            old_n = self.n_epochs
+            follow = first or self.epoch >= old_n - 1
+            self._mats = mats.astype(np.int32)
+            diverging = bool(getattr(src, "diverging", False))
+            with self.hold_sync():
+                self.labels = list(src.labels)
+                self.tile_titles = list(src.tile_titles)
+                self.epoch_labels = list(getattr(src, "epoch_labels", [f"epoch {e}" for e in range(len(mats))]))
+                self.n_epochs = len(mats)
+                self._diverging = diverging
+                self._has_samples = len(src.sample_ids()) > 0
+                self._accuracy = _accuracy(mats, diverging)
+                if follow:
+                    self.set_trait("epoch", len(mats) - 1)
+                self._send_window(force=True)
+
+    def _on_source_grew(self) -> None:
+        self._pull_source()
+
+    def _send_window(self, force: bool = False) -> None:
+        """Send the epochs around the current one that fit in the wire budget."""
+        mats = self._mats
+        e_total = len(mats)
+        if e_total == 0:
+            return
+        per_epoch = mats[0].nbytes
+        width = int(max(1, min(e_total, self.wire_budget // max(per_epoch, 1))))
+        first, w = self._window
+        e = min(self.epoch, e_total - 1)
+        inside = first <= e < first + w and w == width
+        near_edge = (e == first and first > 0) or (e == first + w - 1 and first + w < e_total)
+        if not force and inside and not near_edge:
+            return
+        first = min(max(0, e - width // 2), e_total - width)
+        block = np.ascontiguousarray(mats[first : first + width], dtype="<i4")
+        with self.hold_sync():
+            self._counts = block.tobytes()
+            self._window = [first, width]
+
+    # -- frontend → kernel ----------------------------------------------------------
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state update from the frontend; a bad value is logged and the
+        frontend is re-sent the kernel's state instead of raising in the kernel."""
+        try:
+            super().set_state(sync_data)
+        except Exception as exc:  # malformed update from a frontend
+            log.warning("confusion-widget ignored a bad update %r: %s", sync_data, exc)
+            keys = [k for k in sync_data if k in self.keys]
+            if keys:
+                self.send_state(keys)
+
+    def _on_custom_msg(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        if not isinstance(content, dict) or content.get("type") not in ("cell", "image"):
+            log.debug("confusion-widget ignored message %r", content)
+            return
+        try:
+            reply, out = (self._answer_cell if content["type"] == "cell" else self._answer_image)(content)
+        except Exception as exc:  # never raise in the kernel; tell the frontend
+            reply, out = {"type": "error", "error": f"{type(exc).__name__}: {exc}"}, []
+        reply["id"] = content.get("id")
+        self.send(reply, out or None)
+
+    def _answer_cell(self, msg: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+        epoch, tile = int(msg["epoch"]), int(msg.get("tile", 0))
+        row, col = int(msg["row"]), int(msg["col"])
+        offset = max(0, int(msg.get("offset", 0)))
+        limit = max(1, min(int(msg.get("limit", self.page_size)), 500))
+        if not 0 <= epoch < self._source.n_epochs:
+            raise ValueError(f"epoch {epoch} is out of range.")
+        hits = self._source.cell(epoch, tile, row, col)
+        sl = slice(offset, offset + limit)
+        samples, buffers = self._describe(hits.positions[sl], hits.confidence[sl],
+                                          hits.extra[sl] if hits.extra is not None else None)
+        return {"type": "cell", "total": len(hits), "offset": offset, "samples": samples}, buffers
+
+    def _describe(self, positions: np.ndarray, conf: np.ndarray,
+                  extra: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], list[bytes]]:
+        ids = self._source.sample_ids()
+        captions = getattr(self._source, "captions", None)
+        images = self._source.images
+        samples, buffers = [], []
+        for i, pos in enumerate(positions):
+            c = float(conf[i])
+            s: dict[str, Any] = {
+                "id": _json_id(ids[pos]),
+                "confidence": None if np.isnan(c) else c,
+                "caption": str(captions[pos]) if captions is not None else "",
+                "buffer": -1,
+                "mime": "",
+                "error": None if images is not None else "no images were given",
+            }
+            if images is not None:
+                enc = images.thumbnail(pos)
+                s.update(mime=enc.mime, width=enc.width, height=enc.height, error=enc.error)
+                if enc.data is not None:
+                    s["buffer"] = len(buffers)
+                    buffers.append(enc.data)
+            if extra is not None:
+                s.update(extra[i])
+            samples.append(s)
+        return samples, buffers
+
+    def _answer_image(self, msg: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+        pos = self._position_of(msg["sample"])
+        images = self._source.images
+        if images is None:
+            return {"type": "image", "buffer": -1, "error": "no images were given"}, []
+        enc = images.large(pos)
+        reply = {"type": "image", "buffer": -1, "mime": enc.mime, "width": enc.width,
+                 "height": enc.height, "error": enc.error}
+        boxes = getattr(self._source, "image_boxes", None)
+        if callable(boxes):
+            reply["boxes"] = boxes(pos, self.epoch)
+        if enc.data is None:
+            return reply, []
+        reply["buffer"] = 0
+        return reply, [enc.data]
+
+    def _position_of(self, sample_id: Any) -> int:
+        if self._id_to_pos is None:
+            self._id_to_pos = {_json_id(v): i for i, v in enumerate(self._source.sample_ids())}
+        try:
+            return self._id_to_pos[sample_id]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown sample id {sample_id!r}") from None
+
+    def __repr__(self) -> str:
+        e, t_, k = self._mats.shape[:3]
+        return f"ConfusionWidget(classes={k}, epochs={e}, tiles={t_}, epoch={self.epoch})"
+
+
+def _json_id(v: Any) -> Any:
+    """A sample id as a JSON value (numpy ints → int)."""
+    return v.item() if hasattr(v, "item") else v
+
+
+def _accuracy(mats: np.ndarray, diverging: bool) -> list[list[float | None]]:
+    """``[E][T]`` overall accuracy (trace / total), ``None`` for empty or difference tiles."""
+    if diverging:
+        return [[None] * mats.shape[1] for _ in range(mats.shape[0])]
+    total = mats.sum(axis=(-2, -1)).astype(np.float64)
+    trace = np.trace(mats, axis1=-2, axis2=-1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = trace / total
+    return [[None if np.isnan(a) else float(a) for a in row] for row in acc]
+

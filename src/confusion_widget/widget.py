@@ -312,6 +312,40 @@ class ConfusionWidget(anywidget.AnyWidget):
         )
         return cls(run, **options)
 
+    # Thin wrappers over the other modules' builders (each module owns its docstring
+    # details; keep these wrappers free of logic).
+    @classmethod
+    def from_store(cls, path: str | os.PathLike[str], run: str, **options: Any) -> ConfusionWidget:
+        """A widget for a run recorded in a run log (see :class:`~confusion_widget.RunStore`)."""
+        from .store import RunStore
+
+        with RunStore(path, mode="r") as store:
+            source = store.load(run)
+        return cls(source, **options)
+
+    @classmethod
+    def from_multilabel(cls, y_true: Any, y_pred: Any, labels: Sequence[Any] | None = None, *,
+                        threshold: float = 0.5, images: Any = None, mode: str = "mlcm",
+                        sample_ids: Any = None, **options: Any) -> ConfusionWidget:
+        """A multi-label confusion widget (MLCM or per-label 2×2), see :mod:`confusion_widget.multilabel`."""
+        from .multilabel import multilabel_source
+
+        source = multilabel_source(y_true, y_pred, labels=labels, threshold=threshold,
+                                   images=images, mode=mode, sample_ids=sample_ids)
+        return cls(source, **options)
+
+    @classmethod
+    def from_detections(cls, gt: Any, pred: Any, labels: Sequence[Any] | None = None, *,
+                        iou: float = 0.5, score: float = 0.0, images: Any = None,
+                        box_format: str = "xyxy", class_wise: bool = False,
+                        **options: Any) -> ConfusionWidget:
+        """A detection confusion widget with a background class, see :mod:`confusion_widget.detection`."""
+        from .detection import detection_source
+
+        source = detection_source(gt, pred, labels=labels, iou=iou, score=score, images=images,
+                                  box_format=box_format, class_wise=class_wise)
+        return cls(source, **options)
+
     # -- validation of traits -------------------------------------------------------
     @t.validate("aggregation")
     def _check_aggregation(self, proposal: Any) -> str:

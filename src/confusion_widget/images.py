@@ -199,6 +199,7 @@ class ImageSource:
             return Encoded(data, mime, im.size[0], im.size[1])
         except Exception as exc:  # any reader error becomes a placeholder
             sid = self._ids[pos]
+            sid = sid.item() if hasattr(sid, "item") else sid
             msg = f"{type(exc).__name__}: {exc}"
             warnings.warn(
                 f"could not read the image of sample {sid!r}: {msg}",

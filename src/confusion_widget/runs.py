@@ -224,12 +224,17 @@ class Run:
                 if p.ndim == 2:
                     n_classes = max(n_classes, p.shape[1])
         names = validate_labels(labels, n_classes)
-        ids = _validate_sample_ids(sample_ids, n)
-        source = None
-        if images is not None:
-            source = images if isinstance(images, ImageSource) else ImageSource(images, ids, **(image_options or {}))
         y_t = trues[0] if len(trues) == 1 else np.stack(trues)
-        return cls(names, y_t, np.stack(classes), np.stack(confs), ids, source, name, epoch_labels)
+        run = cls(names, y_t, np.stack(classes), np.stack(confs), sample_ids, None, name, epoch_labels)
+        if images is not None:
+            run.images = (
+                images
+                if isinstance(images, ImageSource)
+                else ImageSource(images, run.sample_ids(), **(image_options or {}))
+            )
+            if len(run.images) != n:
+                raise ValueError(f"images has {len(run.images)} items but there are {n} samples.")
+        return run
 
     # -- the cell-source protocol -------------------------------------------------------
     @property
@@ -372,6 +377,7 @@ def _validate_sample_ids(sample_ids: Any, n: int) -> np.ndarray:
             raise TypeError("sample_ids must be integers or strings.")
     else:
         raise TypeError(f"sample_ids must be integers or strings, got dtype {ids.dtype}.")
-    if len(set(ids.tolist())) != n:
+    unique = len(np.unique(ids)) if ids.dtype != object else len(set(ids.tolist()))
+    if unique != n:
         raise ValueError("sample_ids contains duplicates; every sample needs a unique id.")
     return ids

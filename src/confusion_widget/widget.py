@@ -26,6 +26,11 @@ __all__ = ["ConfusionWidget", "MatrixSource"]
 
 log = logging.getLogger("confusion_widget")
 
+
+class OptionError(t.TraitError, ValueError):
+    """A bad widget option. A ``ValueError`` for users; a ``TraitError`` so that
+    traitlets rolls a rejected update back (it only does so for ``TraitError``)."""
+
 _STATIC = Path(__file__).parent / "static"
 COLOR_SCALES = ("equal", "smart", "log")
 COLORMAPS = ("blues", "viridis", "magma", "greys", "greens", "oranges")
@@ -349,20 +354,23 @@ class ConfusionWidget(anywidget.AnyWidget):
     # -- validation of traits -------------------------------------------------------
     @t.validate("aggregation")
     def _check_aggregation(self, proposal: Any) -> str:
-        return canonical_aggregation(proposal["value"])
+        try:
+            return canonical_aggregation(proposal["value"])
+        except ValueError as exc:
+            raise OptionError(str(exc)) from None
 
     @t.validate("color_scale")
     def _check_color_scale(self, proposal: Any) -> str:
         v = proposal["value"]
         if v not in COLOR_SCALES:
-            raise ValueError(f"color_scale must be one of {COLOR_SCALES}, got {v!r}.")
+            raise OptionError(f"color_scale must be one of {COLOR_SCALES}, got {v!r}.")
         return v
 
     @t.validate("colormap")
     def _check_colormap(self, proposal: Any) -> str:
         v = proposal["value"]
         if v not in COLORMAPS:
-            raise ValueError(f"colormap must be one of {COLORMAPS}, got {v!r}.")
+            raise OptionError(f"colormap must be one of {COLORMAPS}, got {v!r}.")
         return v
 
     @t.validate("epoch")
@@ -370,7 +378,7 @@ class ConfusionWidget(anywidget.AnyWidget):
         v = proposal["value"]
         n = self._source.n_epochs
         if not 0 <= v < n:
-            raise ValueError(f"epoch {v} is out of range: the widget has epochs 0 … {n - 1}.")
+            raise OptionError(f"epoch {v} is out of range: the widget has epochs 0 … {n - 1}.")
         return v
 
     @t.validate("selected")
@@ -381,21 +389,21 @@ class ConfusionWidget(anywidget.AnyWidget):
         k = len(self.labels)
         r, c = v
         if not (0 <= r < k and 0 <= c < k):
-            raise ValueError(f"selected cell ({r}, {c}) is outside the {k}×{k} matrix.")
+            raise OptionError(f"selected cell ({r}, {c}) is outside the {k}×{k} matrix.")
         return (r, c)
 
     @t.validate("selected_tile")
     def _check_selected_tile(self, proposal: Any) -> int:
         v = proposal["value"]
         if not 0 <= v < len(self.tile_titles):
-            raise ValueError(f"selected_tile {v} is out of range [0, {len(self.tile_titles)}).")
+            raise OptionError(f"selected_tile {v} is out of range [0, {len(self.tile_titles)}).")
         return v
 
     @t.validate("page_size")
     def _check_page_size(self, proposal: Any) -> int:
         v = proposal["value"]
         if v < 1:
-            raise ValueError(f"page_size must be >= 1, got {v}.")
+            raise OptionError(f"page_size must be >= 1, got {v}.")
         return v
 
     @t.observe("epoch")

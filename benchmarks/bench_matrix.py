@@ -1,0 +1,61 @@
+"""Predictions → confusion matrix, N = 1,000,000, K = 100, against sklearn (same run).
+
+Run: ``.venv/bin/python benchmarks/bench_matrix.py``
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import best_of, table  # noqa: E402
+
+
+def main() -> dict[str, float]:
+    from sklearn.metrics import confusion_matrix
+
+    from confusion_widget import ConfusionWidget, Run
+    from confusion_widget.matrix import check_class_ids, confusion_counts
+
+    n, k = 1_000_000, 100
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, k, n)
+    y_pred = np.where(rng.random(n) < 0.8, y_true, rng.integers(0, k, n))
+    labels = [f"class {i}" for i in range(k)]
+
+    expected = confusion_matrix(y_true, y_pred, labels=np.arange(k))
+
+    def ours():  # validation included: what from_predictions does per epoch
+        return confusion_counts(check_class_ids(y_true, k, "y_true"), check_class_ids(y_pred, k, "y_pred"), k)
+
+    assert (ours() == expected).all()
+    t_sk = best_of(lambda: confusion_matrix(y_true, y_pred, labels=np.arange(k)), repeat=3)
+    t_ours = best_of(ours, repeat=7)
+    t_run = best_of(lambda: Run.from_predictions(y_true, y_pred, labels=labels), repeat=3)
+    t_widget = best_of(lambda: ConfusionWidget.from_predictions(y_true, y_pred, labels=labels), repeat=3)
+    rows = [
+        ("sklearn.metrics.confusion_matrix", f"{t_sk * 1e3:.1f}", "1.0×"),
+        ("confusion_widget (validate + bincount)", f"{t_ours * 1e3:.1f}", f"{t_sk / t_ours:.0f}×"),
+        ("Run.from_predictions (+ compact copies)", f"{t_run * 1e3:.1f}", f"{t_sk / t_run:.0f}×"),
+        ("ConfusionWidget.from_predictions", f"{t_widget * 1e3:.1f}", f"{t_sk / t_widget:.0f}×"),
+    ]
+    print(f"Predictions → matrix, N = {n:,}, K = {k} (best of several runs)")
+    print(table(rows, ("what", "ms", "speed vs sklearn")))
+
+    # what crosses the wire for K = 1000 × 20 epochs
+    e, k2 = 20, 1000
+    total = e * k2 * k2 * 4
+    window = min(e, ConfusionWidget.wire_budget // (k2 * k2 * 4))
+    print(
+        f"\nWire, K = {k2} × {e} epochs: {total / 1e6:.0f} MB of int32 in all; the first "
+        f"message carries a window of {window} epochs ({window * k2 * k2 * 4 / 1e6:.0f} MB, "
+        f"budget {ConfusionWidget.wire_budget / 2**20:.0f} MiB), the rest follow as the slider moves."
+    )
+    return {"sklearn_ms": t_sk * 1e3, "ours_ms": t_ours * 1e3, "ratio": t_sk / t_ours}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""ConfusionWidget: construction, trait round trips, bad input, messages, windowing."""
+
+import numpy as np
+import pytest
+import torch
+
+from confusion_widget import ConfusionWidget, ConfusionWidgetWarning
+
+
+def make_run_widget(n=300, k=5, epochs=3, seed=0, **kw):
+    rng = np.random.default_rng(seed)
+    yt = rng.integers(0, k, n)
+    logits = [rng.normal(size=(n, k)) + 3 * np.eye(k)[yt] * (e + 1) / epochs for e in range(epochs)]
+    imgs = rng.integers(0, 255, (n, 8, 8), dtype=np.uint8)
+    return ConfusionWidget.from_predictions(yt, logits, labels=[f"c{i}" for i in range(k)], images=imgs, **kw), yt, logits
+
+
+def sent(w, monkeypatch):
+    """Capture what the widget sends to the frontend."""
+    out = []
+    monkeypatch.setattr(w, "send", lambda content, buffers=None: out.append((content, buffers or [])))
+    return out
+
+
+def test_matrix_widget_basics():
+    w = ConfusionWidget(np.array([[5, 1], [2, 7]]), labels=["cat", "dog"])
+    assert w.labels == ["cat", "dog"]
+    assert w.matrix.tolist() == [[5, 1], [2, 7]]
+    assert w.matrices.shape == (1, 2, 2)
+    assert w.n_epochs == 1 and w.epoch == 0
+    assert np.frombuffer(w._counts, "<i4").tolist() == [5, 1, 2, 7]
+    assert w._window == [0, 1]
+    assert w._accuracy == [[pytest.approx(12 / 15)]]
+    assert w.selected_samples == [] and not w._has_samples
+
+
+def test_stack_of_epochs_from_torch_starts_at_last_epoch():
+    cms = torch.stack([torch.eye(3, dtype=torch.int64) * (e + 1) for e in range(4)])
+    w = ConfusionWidget(cms)
+    assert w.n_epochs == 4 and w.epoch == 3
+    assert w.labels == ["0", "1", "2"]
+    w.epoch = 1
+    np.testing.assert_array_equal(w.matrix, np.eye(3) * 2)
+    assert w.epoch_labels == ["epoch 0", "epoch 1", "epoch 2", "epoch 3"]
+
+
+def test_options_and_aliases_round_trip():
+    w = ConfusionWidget(np.eye(3, dtype=int), aggregation="true", color_scale="smart",
+                        colormap="viridis", hide_diagonal=True, selected=(0, 2), epoch=0)
+    assert (w.aggregation, w.color_scale, w.colormap, w.hide_diagonal) == ("row", "smart", "viridis", True)
+    assert w.selected == (0, 2)
+    for alias, canon in [("pred", "column"), ("all", "total"), ("count", "count")]:
+        w.aggregation = alias
+        assert w.aggregation == canon
+    # state as the frontend would see it, and back
+    state = w.get_state()
+    assert state["aggregation"] == "count" and list(state["selected"]) == [0, 2]
+    w.set_state({"selected": [1, 1], "aggregation": "column", "epoch": 0})
+    assert w.selected == (1, 1) and w.aggregation == "column"
+
+
+def test_observable_traits():
+    w = ConfusionWidget(np.ones((2, 3, 3), dtype=int))
+    seen = []
+    w.observe(lambda ch: seen.append((ch["name"], ch["new"])), names=["epoch", "selected"])
+    w.epoch = 0
+    w.selected = (1, 2)
+    assert seen == [("epoch", 0), ("selected", (1, 2))]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"aggregation": "percent"}, ValueError, "aggregation must be one of"),
+        ({"color_scale": "rainbow"}, ValueError, "color_scale must be one of"),
+        ({"colormap": "jet"}, ValueError, "colormap must be one of"),
+        ({"epoch": 5}, ValueError, "epoch 5 is out of range"),
+        ({"selected": (0, 9)}, ValueError, "outside the 3×3 matrix"),
+        ({"colour": "blues"}, TypeError, "unexpected keyword argument"),
+        ({"page_size": 0}, ValueError, "page_size"),
+    ],
+)
+def test_bad_options(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        ConfusionWidget(np.eye(3, dtype=int), **kwargs)
+
+
+def test_bad_labels_and_epoch_labels():
+    with pytest.raises(ValueError, match="has 2 names but the matrix has 3 classes"):
+        ConfusionWidget(np.eye(3, dtype=int), labels=["a", "b"])
+    with pytest.raises(ValueError, match="duplicate"):
+        ConfusionWidget(np.eye(2, dtype=int), labels=["a", "a"])
+    with pytest.raises(ValueError, match="epoch_labels has 1 names for 2 epochs"):
+        ConfusionWidget(np.ones((2, 2, 2), dtype=int), epoch_labels=["x"])
+
+
+def test_epoch_out_of_range_after_construction():
+    w = ConfusionWidget(np.ones((2, 2, 2), dtype=int))
+    with pytest.raises(ValueError, match="out of range"):
+        w.epoch = 2
+    with pytest.raises(ValueError, match="out of range"):
+        w.epoch = -1
+
+
+@pytest.mark.parametrize(
+    ("yt", "yp", "kw", "exc", "match"),
+    [
+        ([0, 1, 2], [0, 1], {}, ValueError, "same length"),
+        ([0, 1, 5], [0, 1, 1], {"labels": ["a", "b", "c"]}, ValueError, "class 5, outside"),
+        ([0, 1], [0, 1], {"labels": ["a", "b", "c"], "images": np.zeros((3, 4, 4), np.uint8)}, ValueError, "images has 3 items but there are 2 samples"),
+        ([], [], {}, ValueError, "empty"),
+        ([0, 1], np.zeros((2, 3)), {"labels": ["a", "b"]}, ValueError, "3 columns but labels has 2"),
+        ([0, 1], [0, 1], {"sample_ids": [7, 7]}, ValueError, "duplicates"),
+        ([0, 1], [[0, 1], [1, 1, 0]], {}, ValueError, "epoch 1 has 3 predictions"),
+        ([[0, 1], [0, 1]], [[0, 1], [1, 1], [0, 0]], {}, ValueError, "y_true has 2 epochs but y_pred has 3"),
+        ([0, 1], [0, 1], {"images": "folder/"}, TypeError, "not a single path"),
+        ([0, 1], [0, 1], {"images": 42}, TypeError, "images must be"),
+    ],
+)
+def test_from_predictions_bad_input(yt, yp, kw, exc, match):
+    with pytest.raises(exc, match=match):
+        ConfusionWidget.from_predictions(yt, yp, **kw)
+
+
+def test_from_predictions_matches_counts_and_infers_classes():
+    rng = np.random.default_rng(1)
+    yt, yp = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    w = ConfusionWidget.from_predictions(torch.tensor(yt), torch.tensor(yp))
+    from sklearn.metrics import confusion_matrix
+
+    np.testing.assert_array_equal(w.matrix, confusion_matrix(yt, yp))
+    assert w.labels == ["0", "1", "2", "3"]
+
+
+def test_selected_samples_are_the_cell_most_confident_first():
+    w, yt, logits = make_run_widget()
+    probs = torch.softmax(torch.tensor(logits[-1]), 1).numpy()
+    yp = probs.argmax(1)
+    r, c = 1, 3
+    expected = np.flatnonzero((yt == r) & (yp == c))
+    expected = expected[np.argsort(-probs[expected, c], kind="stable")]
+    w.selected = (r, c)
+    assert w.selected_samples == expected.tolist()
+    w.epoch = 0
+    yp0 = logits[0].argmax(1)
+    assert sorted(w.selected_samples) == np.flatnonzero((yt == r) & (yp0 == c)).tolist()
+    w.selected = None
+    assert w.selected_samples == []
+
+
+def test_string_sample_ids():
+    w = ConfusionWidget.from_predictions([0, 1, 1], [0, 0, 1], sample_ids=["a.png", "b.png", "c.png"])
+    w.selected = (1, 0)
+    assert w.selected_samples == ["b.png"]
+
+
+def test_cell_message_pages_and_thumbnails(monkeypatch):
+    w, yt, logits = make_run_widget(n=2000, k=3)
+    out = sent(w, monkeypatch)
+    w.selected = (0, 0)
+    ids = w.selected_samples
+    assert len(ids) > 30
+    w._on_custom_msg(w, {"type": "cell", "id": 1, "epoch": w.epoch, "tile": 0, "row": 0, "col": 0, "offset": 0, "limit": 25}, [])
+    reply, bufs = out[-1]
+    assert reply["id"] == 1 and reply["total"] == len(ids)
+    assert [s["id"] for s in reply["samples"]] == ids[:25]
+    assert len(bufs) == 25 and all(b[:4] == b"\x89PNG" for b in bufs)
+    assert [s["buffer"] for s in reply["samples"]] == list(range(25))
+    conf = [s["confidence"] for s in reply["samples"]]
+    assert conf == sorted(conf, reverse=True)
+    w._on_custom_msg(w, {"type": "cell", "id": 2, "epoch": w.epoch, "row": 0, "col": 0, "offset": 25, "limit": 25}, [])
+    assert [s["id"] for s in out[-1][0]["samples"]] == ids[25:50]
+
+
+def test_thumbnails_are_made_once(monkeypatch):
+    w, *_ = make_run_widget(n=50, k=2)
+    calls = []
+    real = w.source.images._make
+    monkeypatch.setattr(w.source.images, "_make", lambda pos, size: calls.append(pos) or real(pos, size))
+    for _ in range(3):
+        w._answer_cell({"epoch": 0, "row": 0, "col": 0, "offset": 0, "limit": 50})
+    assert len(calls) == len(set(calls)) > 0
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        {"type": "cell", "id": 3},  # missing fields
+        {"type": "cell", "id": 3, "epoch": 99, "row": 0, "col": 0},
+        {"type": "cell", "id": 3, "epoch": 0, "row": 0, "col": 99},
+        {"type": "cell", "id": 3, "epoch": "x", "row": 0, "col": 0},
+        {"type": "image", "id": 3, "sample": 10**9},
+        {"type": "image", "id": 3},
+    ],
+)
+def test_malformed_messages_get_an_error_reply(monkeypatch, msg):
+    w, *_ = make_run_widget(n=40, k=2)
+    out = sent(w, monkeypatch)
+    w._on_custom_msg(w, msg, [])
+    reply, _ = out[-1]
+    assert reply["type"] == "error" and reply["id"] == 3 and reply["error"]
+
+
+def test_unrelated_messages_are_ignored(monkeypatch):
+    w, *_ = make_run_widget(n=40, k=2)
+    out = sent(w, monkeypatch)
+    for msg in [None, "hello", [1, 2], {"type": "nope"}, {}]:
+        w._on_custom_msg(w, msg, [])
+    assert out == []
+
+
+def test_bad_state_from_frontend_does_not_raise(monkeypatch):
+    w = ConfusionWidget(np.ones((2, 3, 3), dtype=int))
+    resent = []
+    monkeypatch.setattr(w, "send_state", lambda keys=None: resent.append(keys))
+    w.set_state({"epoch": 7})
+    w.set_state({"aggregation": "nonsense"})
+    w.set_state({"selected": [5, 5]})
+    assert (w.epoch, w.aggregation, w.selected) == (1, "count", None)
+    assert resent == [["epoch"], ["aggregation"], ["selected"]]
+
+
+def test_unreadable_image_gives_placeholder_and_warning(tmp_path, monkeypatch):
+    good = tmp_path / "good.png"
+    from PIL import Image
+
+    Image.new("RGB", (10, 10), "red").save(good)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    w = ConfusionWidget.from_predictions([0, 0], [1, 1], labels=["a", "b"], images=[good, bad])
+    out = sent(w, monkeypatch)
+    with pytest.warns(ConfusionWidgetWarning, match="could not read the image of sample 1"):
+        w._on_custom_msg(w, {"type": "cell", "id": 1, "epoch": 0, "row": 0, "col": 1}, [])
+    reply, bufs = out[-1]
+    by_id = {s["id"]: s for s in reply["samples"]}
+    assert by_id[0]["buffer"] == 0 and by_id[0]["error"] is None
+    assert by_id[1]["buffer"] == -1 and "UnidentifiedImageError" in by_id[1]["error"]
+    assert len(bufs) == 1
+
+
+def test_image_message_returns_large_view(monkeypatch):
+    w, *_ = make_run_widget(n=20, k=2)
+    out = sent(w, monkeypatch)
+    w._on_custom_msg(w, {"type": "image", "id": 4, "sample": 3}, [])
+    reply, bufs = out[-1]
+    assert reply["type"] == "image" and reply["buffer"] == 0 and len(bufs) == 1
+    assert (reply["width"], reply["height"]) == (8, 8)
+
+
+def test_bare_matrix_cells_have_no_samples(monkeypatch):
+    w = ConfusionWidget(np.eye(2, dtype=int) * 3)
+    out = sent(w, monkeypatch)
+    w._on_custom_msg(w, {"type": "cell", "id": 1, "epoch": 0, "row": 0, "col": 0}, [])
+    assert out[-1][0]["total"] == 0
+
+
+def test_epoch_window_beyond_budget(monkeypatch):
+    monkeypatch.setattr(ConfusionWidget, "wire_budget", 3 * 4 * 4 * 4)  # 3 epochs of 4x4 int32
+    mats = np.arange(10)[:, None, None] * np.ones((10, 4, 4), dtype=int)
+    w = ConfusionWidget(mats)
+    def window_epochs():
+        first, n = w._window
+        block = np.frombuffer(w._counts, "<i4").reshape(n, 1, 4, 4)
+        assert n == 3
+        return first, block[:, 0, 0, 0].tolist()
+    assert window_epochs() == (7, [7, 8, 9])
+    w.epoch = 8  # inside, not at an edge that can move: nothing resent
+    assert window_epochs() == (7, [7, 8, 9])
+    w.epoch = 7  # at the lower edge: re-centred
+    assert window_epochs() == (6, [6, 7, 8])
+    w.epoch = 0
+    assert window_epochs() == (0, [0, 1, 2])
+
+
+def test_live_run_follows_latest_epoch_unless_moved():
+    from confusion_widget import Run
+
+    run = Run(["a", "b"], [0, 1, 1], [[0, 1, 0]])
+    w = ConfusionWidget(run)
+    assert w.n_epochs == 1
+    run.append_epoch([0, 1, 1], [0, 1, 1])
+    assert (w.n_epochs, w.epoch) == (2, 1)
+    assert w.matrix.tolist() == [[1, 0], [0, 2]]
+    w.epoch = 0  # the user moved the slider: stay
+    run.append_epoch([0, 1, 1], [1, 1, 1])
+    assert (w.n_epochs, w.epoch) == (3, 0)
+    assert len(w._accuracy) == 3
+
+
+def test_esm_is_text_not_path():
+    # A Path _esm keeps widgets alive forever (anywidget #929)
+    assert isinstance(ConfusionWidget._esm, str)

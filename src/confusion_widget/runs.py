@@ -303,6 +303,17 @@ class Run:
                 self._index[epoch] = idx
             return idx
 
+    def sample_history(self, pos: int, title: str | None = None) -> list[dict[str, Any]]:
+        """One sample's true class, prediction and confidence at every epoch."""
+        conf = [float(self._conf[e][pos]) for e in range(self.n_epochs)]
+        return [{
+            "title": self.name if title is None else title,
+            "epochs": self.epoch_labels,
+            "true": [self.labels[self._y_true[e][pos]] for e in range(self.n_epochs)],
+            "pred": [self.labels[self._y_pred[e][pos]] for e in range(self.n_epochs)],
+            "confidence": [None if np.isnan(c) else c for c in conf],
+        }]
+
     # -- live growth -----------------------------------------------------------------
     def append_epoch(self, y_true: Any, y_pred: Any, confidence: Any = None) -> None:
         """Add one epoch of predictions for the same samples, then tell subscribers."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 import traitlets as t
 
 from .matrix import canonical_aggregation, validate_labels, validate_matrix
+from .images import Encoded
 from .runs import CellHits, CellSource, Run
 
 __all__ = ["ConfusionWidget", "MatrixSource"]
@@ -189,7 +190,8 @@ class ConfusionWidget(anywidget.AnyWidget):
     _counts = t.Bytes(b"").tag(sync=True)
     _window = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
     _accuracy = t.List(t.List(t.Float(allow_none=True))).tag(sync=True)
-    _diverging = t.Bool(False).tag(sync=True)
+    _diff_of = t.List(t.List(t.Int(), allow_none=True)).tag(sync=True)
+    _tile_epochs = t.List(t.List(t.Int())).tag(sync=True)
     _has_samples = t.Bool(False).tag(sync=True)
 
     def __init__(
@@ -351,6 +353,133 @@ class ConfusionWidget(anywidget.AnyWidget):
                                   box_format=box_format, class_wise=class_wise)
         return cls(source, **options)
 
+    @classmethod
+    def compare(
+        cls,
+        runs: Mapping[str, Any] | Sequence[Any],
+        *,
+        diff: bool | tuple[str, str] = False,
+        mapping: Mapping[str, str] | None = None,
+        store: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> ConfusionWidget:
+        """Tile 2–8 runs sharing one slider and one set of controls.
+
+        Parameters
+        ----------
+        runs
+            ``{name: run}`` (or a list, named by each run's ``name``); a run is a
+            :class:`~confusion_widget.Run`, a ``ConfusionRecorder``, a
+            ``ConfusionWidget`` built from predictions, or the name of a run in
+            ``store``.
+        diff
+            ``True`` adds a difference tile (second − first) for two runs;
+            ``(a, b)`` adds ``b − a`` for two named runs. Clicking a cell of the
+            difference tile lists the samples that entered and left that cell.
+        mapping
+            ``{class name in a run: class name in the first run}`` for runs whose
+            class names differ; the class sets must otherwise be equal (order may
+            differ: runs are aligned by class name).
+        store
+            A run log to load runs given by name from.
+        **options
+            Widget options (``aggregation``, ``colormap``, …).
+
+        Runs with fewer epochs show their last epoch at or before the slider's, and
+        the tile says which epoch it shows.
+
+        Examples
+        --------
+        >>> from confusion_widget import Run
+        >>> a = Run(["x", "y"], [0, 1, 1], [[0, 0, 1]], name="a")
+        >>> b = Run(["x", "y"], [0, 1, 1], [[0, 1, 1], [1, 1, 1]], name="b")
+        >>> w = ConfusionWidget.compare({"a": a, "b": b}, diff=True)
+        >>> w.tile_titles
+        ['a', 'b', 'b − a']
+        >>> w.matrix.shape
+        (3, 2, 2)
+        """
+        from .compare import MAX_TILES, CompareSource, align_run
+
+        named = _named_runs(runs, store)
+        if not 1 <= len(named) <= MAX_TILES:
+            raise ValueError(f"compare tiles 1 to {MAX_TILES} runs, got {len(named)}.")
+        names = list(named)
+        ref = named[names[0]]
+        views = [(align_run(r, ref.labels, mapping), n, _identity) for n, r in named.items()]
+        diffs: list[tuple[int, int]] = []
+        if diff is True:
+            if len(names) != 2:
+                raise ValueError("diff=True needs exactly two runs; pass diff=(a, b) to pick two.")
+            diffs = [(0, 1)]
+        elif diff:
+            a, b = diff
+            for n in (a, b):
+                if n not in named:
+                    raise ValueError(f"diff names {n!r}, which is not one of the runs {names}.")
+            diffs = [(names.index(a), names.index(b))]
+        return cls(CompareSource(views, diffs), **options)
+
+    @classmethod
+    def difference(cls, run: Any, epochs: tuple[int, int] | None = None, **options: Any) -> ConfusionWidget:
+        """One run's change between epochs, with the samples that flipped.
+
+        Parameters
+        ----------
+        run
+            A :class:`~confusion_widget.Run`, recorder or widget built from predictions.
+        epochs
+            ``(a, b)`` compares epoch ``b`` with epoch ``a``; by default the slider
+            compares each epoch with the one before it.
+
+        Examples
+        --------
+        >>> from confusion_widget import Run
+        >>> r = Run(["x", "y"], [0, 1, 1], [[0, 0, 1], [0, 1, 1]])
+        >>> w = ConfusionWidget.difference(r)
+        >>> w.matrix[2].tolist()    # epoch 1 − epoch 0
+        [[0, 0], [-1, 1]]
+        """
+        from .compare import CompareSource
+
+        source = _as_run(run)
+        if epochs is None:
+            views = [(source, "previous epoch", lambda e: e - 1), (source, "this epoch", _identity)]
+            return cls(CompareSource(views, [(0, 1)], epoch_labels=source.epoch_labels), **options)
+        a, b = (int(e) % source.n_epochs for e in epochs)
+        names = source.epoch_labels
+        views = [(source, names[a], lambda e: a), (source, names[b], lambda e: b)]
+        return cls(CompareSource(views, [(0, 1)], n_epochs=1, epoch_labels=[f"{names[b]} vs {names[a]}"]), **options)
+
+    def flips(self, a: int | str | None = None, b: int | str | None = None) -> dict[str, np.ndarray]:
+        """The samples predicted differently by two tiles (or two epochs).
+
+        Parameters
+        ----------
+        a, b
+            For a compared widget: tile titles or indices, at the current epoch (by
+            default the first two tiles). For a single run: two epochs (by default
+            the previous and the current one).
+
+        Returns
+        -------
+        dict of numpy arrays
+            See :func:`confusion_widget.compare.flips`; ``pandas.DataFrame(w.flips())``
+            gives a table.
+        """
+        from .compare import CompareSource, flips
+
+        src = self._source
+        if isinstance(src, CompareSource):
+            titles = src.tile_titles
+            ia, ib = (titles.index(x) if isinstance(x, str) else x for x in (a if a is not None else 0, b if b is not None else 1))
+            return src.flips(ia, ib, self.epoch)
+        if isinstance(src, Run):
+            ea = self.epoch - 1 if a is None else int(a)
+            eb = self.epoch if b is None else int(b)
+            return flips(src, src, max(ea, 0), eb)
+        raise TypeError("flips needs per-sample predictions (a run or a comparison), not a bare matrix.")
+
     # -- validation of traits -------------------------------------------------------
     @t.validate("aggregation")
     def _check_aggregation(self, proposal: Any) -> str:
@@ -421,15 +550,20 @@ class ConfusionWidget(anywidget.AnyWidget):
             old_n = self.n_epochs
             follow = first or self.epoch >= old_n - 1
             self._mats = mats.astype(np.int32)
-            diverging = bool(getattr(src, "diverging", False))
+            n_tiles = mats.shape[1]
+            diff_of = list(getattr(src, "diff_of", [None] * n_tiles))
+            tile_epochs = getattr(src, "tile_epochs", None)
             with self.hold_sync():
                 self.labels = list(src.labels)
                 self.tile_titles = list(src.tile_titles)
                 self.epoch_labels = list(getattr(src, "epoch_labels", [f"epoch {e}" for e in range(len(mats))]))
                 self.n_epochs = len(mats)
-                self._diverging = diverging
+                self._diff_of = diff_of
+                self._tile_epochs = (
+                    tile_epochs() if tile_epochs else [[e] * n_tiles for e in range(len(mats))]
+                )
                 self._has_samples = len(src.sample_ids()) > 0
-                self._accuracy = _accuracy(mats, diverging)
+                self._accuracy = _accuracy(mats, diff_of)
                 if follow:
                     self.set_trait("epoch", len(mats) - 1)
                 self._send_window(force=True)
@@ -523,14 +657,15 @@ class ConfusionWidget(anywidget.AnyWidget):
     def _answer_image(self, msg: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
         pos = self._position_of(msg["sample"])
         images = self._source.images
-        if images is None:
-            return {"type": "image", "buffer": -1, "error": "no images were given"}, []
-        enc = images.large(pos)
+        enc = images.large(pos) if images is not None else Encoded(None, error="no images were given")
         reply = {"type": "image", "buffer": -1, "mime": enc.mime, "width": enc.width,
                  "height": enc.height, "error": enc.error}
         boxes = getattr(self._source, "image_boxes", None)
         if callable(boxes):
             reply["boxes"] = boxes(pos, self.epoch)
+        history = getattr(self._source, "sample_history", None)
+        if callable(history):
+            reply["history"] = history(pos)
         if enc.data is None:
             return reply, []
         reply["buffer"] = 0
@@ -549,18 +684,54 @@ class ConfusionWidget(anywidget.AnyWidget):
         return f"ConfusionWidget(classes={k}, epochs={e}, tiles={t_}, epoch={self.epoch})"
 
 
+def _identity(e: int) -> int:
+    return e
+
+
+def _as_run(obj: Any) -> Run:
+    """A Run from a Run, a recorder (``as_source``) or a widget built from predictions."""
+    if isinstance(obj, ConfusionWidget):
+        obj = obj.source
+    elif callable(getattr(obj, "as_source", None)):
+        obj = obj.as_source()
+    if not isinstance(obj, Run):
+        raise TypeError(
+            f"expected a Run, a ConfusionRecorder or a widget built from predictions, got "
+            f"{type(obj).__name__}; a bare matrix has no samples to compare."
+        )
+    return obj
+
+
+def _named_runs(runs: Any, store: Any) -> dict[str, Run]:
+    items = runs.items() if isinstance(runs, Mapping) else ((None, r) for r in runs)
+    out: dict[str, Run] = {}
+    for name, r in items:
+        if isinstance(r, str):
+            if store is None:
+                raise ValueError(f"run {r!r} is given by name; pass store= the run log to load it from.")
+            from .store import RunStore
+
+            with RunStore(store, mode="r") as st:
+                r = st.load(r)
+        run = _as_run(r)
+        key = str(name) if name is not None else (run.name or f"run {len(out)}")
+        if key in out:
+            raise ValueError(f"two runs are named {key!r}; give them distinct names.")
+        out[key] = run
+    return out
+
+
 def _json_id(v: Any) -> Any:
     """A sample id as a JSON value (numpy ints → int)."""
     return v.item() if hasattr(v, "item") else v
 
 
-def _accuracy(mats: np.ndarray, diverging: bool) -> list[list[float | None]]:
+def _accuracy(mats: np.ndarray, diff_of: list[Any]) -> list[list[float | None]]:
     """``[E][T]`` overall accuracy (trace / total), ``None`` for empty or difference tiles."""
-    if diverging:
-        return [[None] * mats.shape[1] for _ in range(mats.shape[0])]
     total = mats.sum(axis=(-2, -1)).astype(np.float64)
     trace = np.trace(mats, axis1=-2, axis2=-1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = trace / total
+    acc[:, [d is not None for d in diff_of]] = np.nan
     return [[None if np.isnan(a) else float(a) for a in row] for row in acc]
 

@@ -1,0 +1,317 @@
+"""Several runs (or several epochs of one run) side by side, their differences,
+and the samples that flipped.
+
+A :class:`CompareSource` is a cell source whose tiles are *views*: a run at an epoch
+chosen from the slider's epoch, plus optional *difference tiles* (B − A of two
+views). Samples are matched across runs by sample id, so runs that evaluated their
+samples in a different order still compare correctly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .images import Encoded
+from .runs import CellHits, Run
+
+__all__ = ["CompareSource", "align_run", "flips"]
+
+MAX_TILES = 8
+
+
+@dataclass
+class _View:
+    """One real tile: ``run`` at ``epoch_of(e)`` for slider epoch ``e``."""
+
+    run: Run
+    title: str
+    gpos: np.ndarray  # the run's sample positions → global positions
+    epoch_of: Callable[[int], int]
+
+
+def align_run(run: Run, labels: Sequence[str], mapping: Mapping[str, str] | None = None) -> Run:
+    """Express ``run`` in the class order of ``labels`` (by class name).
+
+    Parameters
+    ----------
+    run
+        The run to re-label.
+    labels
+        The reference class names.
+    mapping
+        Optional ``{run's class name: reference class name}`` for renamed classes.
+
+    Raises
+    ------
+    ValueError
+        If the class sets differ (after ``mapping``); the message lists the classes
+        missing on each side.
+    """
+    mapping = dict(mapping or {})
+    theirs = [mapping.get(n, n) for n in run.labels]
+    if theirs == list(labels):
+        return run
+    extra = sorted(set(theirs) - set(labels))
+    missing = sorted(set(labels) - set(theirs))
+    if extra or missing or len(set(theirs)) != len(theirs):
+        raise ValueError(
+            f"run {run.name!r} has different classes from the reference: "
+            f"not in the reference: {extra}; missing from the run: {missing}. "
+            "Compare runs with the same class set, or pass mapping={their_name: reference_name}."
+        )
+    index = {n: i for i, n in enumerate(labels)}
+    perm = np.array([index[n] for n in theirs], dtype=np.int32)
+    return Run(
+        list(labels),
+        np.stack([perm[run.y_true(e)] for e in range(run.n_epochs)]),
+        np.stack([perm[run.y_pred(e)] for e in range(run.n_epochs)]),
+        np.stack([run.confidence(e) for e in range(run.n_epochs)]),
+        run.sample_ids(),
+        run.images,
+        run.name,
+        run.epoch_labels,
+    )
+
+
+class _CompositeImages:
+    """Images by global position: from the first run that has the sample and images."""
+
+    def __init__(self, views: list[_View], n: int) -> None:
+        self._owner = np.full(n, -1, dtype=np.int64)
+        self._local = np.full(n, -1, dtype=np.int64)
+        self._views = views
+        for i, v in reversed(list(enumerate(views))):
+            if v.run.images is not None:
+                self._owner[v.gpos] = i
+                self._local[v.gpos] = np.arange(len(v.gpos))
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _pick(self, pos: int) -> tuple[Any, int] | None:
+        i = self._owner[pos]
+        return None if i < 0 else (self._views[i].run.images, int(self._local[pos]))
+
+    def thumbnail(self, pos: int) -> Encoded:
+        hit = self._pick(pos)
+        return Encoded(None, error="no images for this sample") if hit is None else hit[0].thumbnail(hit[1])
+
+    def large(self, pos: int) -> Encoded:
+        hit = self._pick(pos)
+        return Encoded(None, error="no images for this sample") if hit is None else hit[0].large(hit[1])
+
+
+class CompareSource:
+    """Tiles of runs sharing one slider, with optional difference tiles.
+
+    Use :meth:`ConfusionWidget.compare` or :meth:`ConfusionWidget.difference` rather
+    than building this directly.
+
+    Parameters
+    ----------
+    views
+        ``(run, title, epoch_of)`` per real tile; ``epoch_of(e)`` is the run epoch
+        shown at slider epoch ``e`` (clamped to the run's last epoch).
+    diffs
+        ``(a, b)`` tile index pairs; each adds a tile showing ``b − a``.
+    n_epochs
+        Number of slider epochs.
+    """
+
+    def __init__(
+        self,
+        views: Sequence[tuple[Run, str, Callable[[int], int]]],
+        diffs: Sequence[tuple[int, int]] = (),
+        n_epochs: int | None = None,
+        epoch_labels: Sequence[str] | None = None,
+    ) -> None:
+        if not views:
+            raise ValueError("compare needs at least one run.")
+        if len(views) + len(diffs) > MAX_TILES + 1:
+            raise ValueError(f"at most {MAX_TILES} runs can be tiled at once, got {len(views)}.")
+        ref = views[0][0]
+        self.labels = list(ref.labels)
+        ids: dict[Any, int] = {}
+        self._views: list[_View] = []
+        for run, title, epoch_of in views:
+            gpos = np.empty(run.n_samples, dtype=np.int64)
+            for i, sid in enumerate(run.sample_ids().tolist()):
+                gpos[i] = ids.setdefault(sid, len(ids))
+            self._views.append(_View(run, title, gpos, epoch_of))
+        self._ids = np.array(list(ids), dtype=ref.sample_ids().dtype)
+        for a, b in diffs:
+            if not (0 <= a < len(views) and 0 <= b < len(views)) or a == b:
+                raise ValueError(f"a difference needs two different tiles, got ({a}, {b}).")
+        self._diffs = [tuple(d) for d in diffs]
+        self.n_epochs_ = n_epochs if n_epochs is not None else max(v.run.n_epochs for v in self._views)
+        self._epoch_labels = list(epoch_labels) if epoch_labels is not None else None
+        self.tile_titles = [v.title for v in self._views] + [
+            f"{self._views[b].title} − {self._views[a].title}" for a, b in self._diffs
+        ]
+        has_images = any(v.run.images is not None for v in self._views)
+        self.images = _CompositeImages(self._views, len(self._ids)) if has_images else None
+
+    # -- cell-source protocol ---------------------------------------------------------
+    @property
+    def n_epochs(self) -> int:
+        return self.n_epochs_
+
+    @property
+    def epoch_labels(self) -> list[str]:
+        if self._epoch_labels is not None:
+            return self._epoch_labels
+        return [f"epoch {e}" for e in range(self.n_epochs)]
+
+    @property
+    def diff_of(self) -> list[list[int] | None]:
+        """Per tile: ``[a, b]`` for a difference tile (``b − a``), else ``None``."""
+        return [None] * len(self._views) + [[a, b] for a, b in self._diffs]
+
+    def tile_epochs(self) -> list[list[int]]:
+        """``[E][T]``: the run epoch each tile shows at each slider epoch."""
+        out = []
+        for e in range(self.n_epochs):
+            real = [self._epoch(v, e) for v in self._views]
+            out.append(real + [real[b] for _, b in self._diffs])
+        return out
+
+    def _epoch(self, view: _View, e: int) -> int:
+        return int(min(max(view.epoch_of(e), 0), view.run.n_epochs - 1))
+
+    def matrices(self) -> np.ndarray:
+        k = len(self.labels)
+        real = np.zeros((self.n_epochs, len(self._views), k, k), dtype=np.int64)
+        for t, v in enumerate(self._views):
+            mats = v.run.matrices()[:, 0]
+            for e in range(self.n_epochs):
+                real[e, t] = mats[self._epoch(v, e)]
+        diffs = [real[:, b] - real[:, a] for a, b in self._diffs]
+        return np.concatenate([real, np.stack(diffs, axis=1)], axis=1) if diffs else real
+
+    def sample_ids(self) -> np.ndarray:
+        return self._ids
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        for v in self._views:
+            v.run.subscribe(callback)
+
+    def cell(self, epoch: int, tile: int, row: int, col: int) -> CellHits:
+        """Entries of a real tile's cell, or for a difference tile the samples that
+        entered the cell (in ``b`` not ``a``) then those that left it."""
+        if not 0 <= tile < len(self.tile_titles):
+            raise ValueError(f"tile {tile} is out of range [0, {len(self.tile_titles)}).")
+        if tile < len(self._views):
+            v = self._views[tile]
+            hits = v.run.cell(self._epoch(v, epoch), 0, row, col)
+            return CellHits(v.gpos[hits.positions], hits.confidence)
+        a, b = self._diffs[tile - len(self._views)]
+        return self._flip_cell(epoch, a, b, row, col)
+
+    def _flip_cell(self, epoch: int, a: int, b: int, row: int, col: int) -> CellHits:
+        va, vb = self._views[a], self._views[b]
+        ha = va.run.cell(self._epoch(va, epoch), 0, row, col)
+        hb = vb.run.cell(self._epoch(vb, epoch), 0, row, col)
+        ga, gb = va.gpos[ha.positions], vb.gpos[hb.positions]
+        entered = ~np.isin(gb, ga)
+        left = ~np.isin(ga, gb)
+        pred_a = self._global_pred(va, epoch)
+        pred_b = self._global_pred(vb, epoch)
+        extra = []
+        for g in gb[entered]:
+            extra.append({"change": "entered", "caption": f"entered · {self._said(va, pred_a, g)} → {self._said(vb, pred_b, g)}"})
+        for g in ga[left]:
+            extra.append({"change": "left", "caption": f"left · {self._said(va, pred_a, g)} → {self._said(vb, pred_b, g)}"})
+        return CellHits(
+            np.concatenate([gb[entered], ga[left]]),
+            np.concatenate([hb.confidence[entered], ha.confidence[left]]),
+            extra,
+        )
+
+    def _global_pred(self, v: _View, epoch: int) -> np.ndarray:
+        out = np.full(len(self._ids), -1, dtype=np.int64)
+        out[v.gpos] = v.run.y_pred(self._epoch(v, epoch))
+        return out
+
+    def _said(self, v: _View, pred: np.ndarray, g: int) -> str:
+        p = pred[g]
+        return f"{v.title}: {'(absent)' if p < 0 else self.labels[p]}"
+
+    def sample_history(self, pos: int) -> list[dict[str, Any]]:
+        """Predicted class and confidence of one sample at every epoch of every run."""
+        out = []
+        for v in self._views:
+            local = np.flatnonzero(v.gpos == pos)
+            if len(local):
+                out.append(v.run.sample_history(int(local[0]), title=v.title)[0])
+        return out
+
+    def flips(self, a: int, b: int, epoch: int) -> dict[str, np.ndarray]:
+        """Samples predicted differently by tiles ``a`` and ``b`` at slider ``epoch``."""
+        va, vb = self._views[a], self._views[b]
+        return flips(va.run, vb.run, self._epoch(va, epoch), self._epoch(vb, epoch))
+
+
+def flips(run_a: Run, run_b: Run, epoch_a: int = -1, epoch_b: int = -1) -> dict[str, np.ndarray]:
+    """Samples whose prediction differs between two runs (or two epochs of one run).
+
+    Samples are matched by id; samples only one run evaluated are left out. Both runs
+    must use the same class order (see :func:`align_run`).
+
+    Parameters
+    ----------
+    run_a, run_b
+        The runs (pass the same run twice to compare two of its epochs).
+    epoch_a, epoch_b
+        Epochs to compare; negative values count from the end (``-1``: last).
+
+    Returns
+    -------
+    dict of numpy arrays
+        Columns ``sample_id``, ``true``, ``pred_a``, ``pred_b``, ``confidence_a``,
+        ``confidence_b``, ``change`` (``"fixed"``: wrong in a, right in b;
+        ``"broken"``: right in a, wrong in b; ``"changed"``: wrong in both), one row
+        per flipped sample. ``pandas.DataFrame(result)`` makes a table of it.
+
+    Examples
+    --------
+    >>> from confusion_widget import Run
+    >>> run = Run(["a", "b"], [0, 1, 1], [[0, 0, 1], [0, 1, 1]])
+    >>> flips(run, run, 0, 1)["sample_id"].tolist()
+    [1]
+    """
+    if list(run_a.labels) != list(run_b.labels):
+        raise ValueError("flips needs both runs in the same class order; use align_run first.")
+    ea = epoch_a % run_a.n_epochs
+    eb = epoch_b % run_b.n_epochs
+    ids_a, ids_b = run_a.sample_ids(), run_b.sample_ids()
+    if len(ids_a) == len(ids_b) and np.array_equal(ids_a, ids_b):
+        ia = ib = slice(None)
+        ids = ids_a
+    else:  # match by id: sort b once, look a's ids up in it
+        order = np.argsort(ids_b, kind="stable")
+        where = np.searchsorted(ids_b[order], ids_a)
+        where = np.minimum(where, len(ids_b) - 1)
+        found = ids_b[order][where] == ids_a
+        ia = np.flatnonzero(found)
+        ib = order[where[found]]
+        ids = ids_a[ia]
+    t = run_a.y_true(ea)[ia]
+    pa, pb = run_a.y_pred(ea)[ia], run_b.y_pred(eb)[ib]
+    ca, cb = run_a.confidence(ea)[ia], run_b.confidence(eb)[ib]
+    sel = np.flatnonzero(pa != pb)
+    right_a, right_b = pa[sel] == t[sel], pb[sel] == t[sel]
+    change = np.where(right_b, "fixed", np.where(right_a, "broken", "changed"))
+    return {
+        "sample_id": ids[sel],
+        "true": t[sel],
+        "pred_a": pa[sel],
+        "pred_b": pb[sel],
+        "confidence_a": ca[sel],
+        "confidence_b": cb[sel],
+        "change": change,
+    }

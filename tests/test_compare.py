@@ -136,3 +136,19 @@ def test_sample_history_in_image_reply(monkeypatch):
     assert [h["title"] for h in hist] == ["a", "b"]
     assert hist[1]["pred"] == [b.labels[b.y_pred(e)[7]] for e in range(3)]
     assert out[-1]["error"] == "no images were given"
+
+
+def test_runs_with_partly_different_samples():
+    a = random_run("a", n=30)
+    b = random_run("b", n=30, seed=4, ids=np.arange(10, 40))  # 20 shared samples
+    w = ConfusionWidget.compare({"a": a, "b": b}, diff=True)
+    assert w.source.sample_ids().tolist() == list(range(40))
+    for r in range(4):
+        for c in range(4):
+            w.selected_tile, w.selected = 2, (r, c)
+            assert set(w.selected_samples) == brute_cell(a, 2, r, c) ^ brute_cell(b, 2, r, c)
+    table = flips(a, b, 0, 0)
+    shared = set(range(10, 30))
+    assert set(table["sample_id"].tolist()) <= shared
+    assert len(table["sample_id"]) == sum(
+        a.y_pred(0)[i] != b.y_pred(0)[i - 10] for i in range(10, 30))

@@ -136,14 +136,8 @@ class CompareSource:
             raise ValueError(f"at most {MAX_TILES} runs can be tiled at once, got {len(views)}.")
         ref = views[0][0]
         self.labels = list(ref.labels)
-        ids: dict[Any, int] = {}
-        self._views: list[_View] = []
-        for run, title, epoch_of in views:
-            gpos = np.empty(run.n_samples, dtype=np.int64)
-            for i, sid in enumerate(run.sample_ids().tolist()):
-                gpos[i] = ids.setdefault(sid, len(ids))
-            self._views.append(_View(run, title, gpos, epoch_of))
-        self._ids = np.array(list(ids), dtype=ref.sample_ids().dtype)
+        self._ids, gpos = _global_positions([run.sample_ids() for run, _, _ in views])
+        self._views = [_View(run, title, g, epoch_of) for (run, title, epoch_of), g in zip(views, gpos)]
         for a, b in diffs:
             if not (0 <= a < len(views) and 0 <= b < len(views)) or a == b:
                 raise ValueError(f"a difference needs two different tiles, got ({a}, {b}).")
@@ -254,6 +248,28 @@ class CompareSource:
         """Samples predicted differently by tiles ``a`` and ``b`` at slider ``epoch``."""
         va, vb = self._views[a], self._views[b]
         return flips(va.run, vb.run, self._epoch(va, epoch), self._epoch(vb, epoch))
+
+
+def _global_positions(id_lists: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The union of several runs' sample ids (first-seen order) and, per run, the
+    global position of each of its samples."""
+    first = id_lists[0]
+    if all(len(x) == len(first) and np.array_equal(x, first) for x in id_lists[1:]):
+        same = np.arange(len(first), dtype=np.int64)
+        return first, [same] * len(id_lists)
+    try:
+        allids = np.concatenate(id_lists)
+        uniq, first_at, inverse = np.unique(allids, return_index=True, return_inverse=True)
+    except TypeError:  # mixed id types cannot be sorted: map them one by one
+        index: dict[Any, int] = {}
+        out = [np.array([index.setdefault(v, len(index)) for v in x.tolist()], dtype=np.int64) for x in id_lists]
+        return np.array(list(index), dtype=object), out
+    order = np.argsort(first_at, kind="stable")  # unique ids in first-seen order
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[order] = np.arange(len(uniq))
+    glob = rank[inverse.reshape(-1)]
+    bounds = np.cumsum([0] + [len(x) for x in id_lists])
+    return uniq[order], [glob[bounds[i] : bounds[i + 1]] for i in range(len(id_lists))]
 
 
 def flips(run_a: Run, run_b: Run, epoch_a: int = -1, epoch_b: int = -1) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ const STOPS = {
 };
 
 export const COLORMAP_NAMES = ["blues", "viridis", "magma", "greys", "greens", "oranges"];
-export const LUT_SIZE = 256;
+const LUT_SIZE = 256;
 
 function parseHex(hex) {
 	const n = Number.parseInt(hex.slice(1), 16);

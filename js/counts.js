@@ -5,7 +5,7 @@
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** DataView / ArrayBuffer / typed array → Uint8Array over exactly its bytes. */
-export function asBytes(raw) {
+function asBytes(raw) {
 	if (raw instanceof ArrayBuffer) return new Uint8Array(raw);
 	if (ArrayBuffer.isView(raw)) return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
 	if (raw == null) return new Uint8Array(0);

@@ -2,7 +2,7 @@
 // so that one value reads the same everywhere.
 
 /** True when the aggregation shows fractions (rendered as percentages). */
-export function isFraction(aggregation) {
+function isFraction(aggregation) {
 	return aggregation === "row" || aggregation === "column" || aggregation === "total";
 }
 
@@ -11,6 +11,8 @@ export function formatPercent(fraction) {
 	const p = fraction * 100;
 	if (p === 0) return "0%";
 	const abs = Math.abs(p);
+	// A non-zero share must not read as zero.
+	if (abs < 0.05) return `${p < 0 ? "-" : ""}<0.1%`;
 	return `${abs >= 10 || Number.isInteger(p) ? p.toFixed(0) : p.toFixed(1)}%`;
 }
 

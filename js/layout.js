@@ -8,6 +8,8 @@ export const MIN_CELL = 2;
 export const MAX_CELL = 48;
 const ROW_LABEL_MAX = 140;
 const COL_LABEL_MAX = 100;
+/** Labels never take more than this share of a (narrow) tile's width. */
+const LABEL_SHARE = 0.25;
 const PAD = 6;
 const ELLIPSIS = "\u2026";
 
@@ -48,16 +50,18 @@ function shownLabels(labels, step, maxWidth, measure) {
  */
 export function computeGeometry({ labels, width, measure, fontSize = FONT_SIZE }) {
 	const K = labels.length;
+	const share = Math.max(40, Math.floor(width * LABEL_SHARE));
 	// The row-label margin does not depend on the cell size, so measure it first.
-	const rowProbe = shownLabels(labels, 1, ROW_LABEL_MAX, measure);
+	const rowMax = Math.min(ROW_LABEL_MAX, share);
+	const rowProbe = shownLabels(labels, 1, rowMax, measure);
 	const x0 = Math.ceil(rowProbe.widest) + PAD;
 	const cell = Math.max(MIN_CELL, Math.min(MAX_CELL, Math.floor((width - x0 - PAD) / Math.max(K, 1))));
 	const step = labelStep(cell, fontSize);
-	const rowLabels = step === 1 ? rowProbe.texts : shownLabels(labels, step, ROW_LABEL_MAX, measure).texts;
+	const rowLabels = step === 1 ? rowProbe.texts : shownLabels(labels, step, rowMax, measure).texts;
 
 	const horizontal = shownLabels(labels, step, cell * step - 4, measure);
 	const fits = horizontal.texts.every((t, i) => t === null || t === String(labels[i]));
-	const cols = fits ? horizontal : shownLabels(labels, step, COL_LABEL_MAX, measure);
+	const cols = fits ? horizontal : shownLabels(labels, step, Math.min(COL_LABEL_MAX, share), measure);
 	const y0 = (fits ? fontSize : Math.ceil(cols.widest)) + PAD;
 	return {
 		rows: K,

@@ -4,9 +4,6 @@
 
 import { getColormap } from "./colormaps.js";
 
-export const AGGREGATIONS = ["count", "row", "column", "total"];
-export const COLOR_SCALES = ["equal", "smart", "log"];
-
 /** Buckets of the "smart" scale: enough to show the structure of a heavy tail. */
 const SMART_BUCKETS = 9;
 /** Quantiles are estimated from at most this many values (a strided sample). */
@@ -86,12 +83,20 @@ function domainStats(tiles, K, hideDiagonal, wantSample) {
 	return { max, minPositive, sample: sample.subarray(0, k).sort() };
 }
 
-/** Lower edges of the smart buckets 1…n−1: quantiles of the non-zero values, deduplicated. */
+/**
+ * Lower edges of the smart buckets 1…n−1: quantiles of the sorted non-zero values.
+ * Where ties swallow a quantile (90% of the cells hold 1), the edge moves to the
+ * next larger value, so 1, 10 and 10000 still get different colours.
+ */
 export function quantileEdges(sorted, buckets = SMART_BUCKETS) {
 	const edges = [];
+	let last = sorted[0];
 	for (let b = 1; b < buckets; b++) {
-		const q = sorted[Math.floor((b * sorted.length) / buckets)];
-		if (q > sorted[0] && q !== edges[edges.length - 1]) edges.push(q);
+		let i = Math.floor((b * sorted.length) / buckets);
+		if (sorted[i] <= last) i = upperBound(sorted, last);
+		if (i >= sorted.length) break;
+		last = sorted[i];
+		edges.push(last);
 	}
 	return edges;
 }

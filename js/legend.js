@@ -1,0 +1,69 @@
+// The colour legend: per scale shown (sequential, and diverging when there are
+// difference tiles) a bar — a CSS gradient, or hard-edged blocks for smart
+// buckets — with ticks at min / max or at the bucket edges, in the current
+// aggregation's units.
+
+import { formatValue } from "./format.js";
+
+const AXIS_NAMES = { count: "count", row: "% of row", column: "% of column", total: "% of total" };
+
+/** Ticks closer than this (share of the bar) to the previous one are dropped. */
+const MIN_TICK_GAP = 0.2;
+
+/**
+ * Ticks with distinct labels and room to read them: the first and the last
+ * always, the bucket edges in between only where they do not crowd.
+ */
+export function legendTicks(ticks, aggregation, diverging) {
+	const labelled = ticks.map((t) => ({ ...t, text: formatValue(t.value, aggregation, diverging) }));
+	const last = labelled[labelled.length - 1];
+	const kept = [];
+	for (const t of labelled) {
+		const prev = kept[kept.length - 1];
+		const roomy = !prev || (t.pos - prev.pos >= MIN_TICK_GAP && last.pos - t.pos >= MIN_TICK_GAP);
+		if ((roomy || t === last) && t.text !== prev?.text) kept.push(t);
+	}
+	return kept;
+}
+
+function scaleBar(scale, aggregation) {
+	const box = document.createElement("div");
+	box.className = "cw-legend-scale";
+	const bar = document.createElement("div");
+	bar.className = "cw-legend-bar";
+	const stops = scale.bar.map((s) => `${s.css} ${(s.pos * 100).toFixed(2)}%`);
+	if (stops.length) bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+	const ticks = document.createElement("div");
+	ticks.className = "cw-legend-ticks";
+	ticks.append(
+		...legendTicks(scale.ticks, aggregation, scale.diverging).map((t) => {
+			const tick = document.createElement("span");
+			tick.className = "cw-legend-tick";
+			tick.style.left = `${(t.pos * 100).toFixed(2)}%`;
+			tick.textContent = t.text;
+			return tick;
+		}),
+	);
+	box.append(bar, ticks);
+	return box;
+}
+
+export function createLegend() {
+	const el = document.createElement("div");
+	el.className = "cw-legend";
+	const title = document.createElement("span");
+	title.className = "cw-legend-title";
+
+	return {
+		el,
+		/** scales: the distinct scales of the frame (from buildScale). */
+		update(scales, aggregation) {
+			const name = AXIS_NAMES[aggregation] ?? aggregation;
+			title.textContent = scales.length === 1 && scales[0].diverging ? `difference, ${name}` : name;
+			el.replaceChildren(title, ...scales.map((s) => scaleBar(s, aggregation)));
+		},
+		destroy() {
+			el.remove();
+		},
+	};
+}

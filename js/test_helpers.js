@@ -1,0 +1,114 @@
+// Test doubles shared by the vitest suites (not part of the bundle): a fake
+// anywidget model and a recording 2D canvas context for jsdom, which has none.
+
+const DEFAULTS = {
+	labels: ["cat", "dog", "bird"],
+	tile_titles: [""],
+	epoch_labels: [],
+	n_epochs: 1,
+	epoch: 0,
+	aggregation: "count",
+	color_scale: "equal",
+	colormap: "blues",
+	hide_diagonal: false,
+	selected: null,
+	selected_tile: 0,
+	page_size: 25,
+	_counts: new DataView(new ArrayBuffer(0)),
+	_window: [0, 0],
+	_accuracy: [],
+	_diverging: false,
+	_has_samples: true,
+};
+
+/** A model with get/set/on/off/save_changes/send; `reply` plays a Python message. */
+export function createFakeModel(initial = {}) {
+	const attrs = { ...DEFAULTS, ...initial };
+	const handlers = new Map();
+	const model = {
+		sent: [],
+		saves: 0,
+		get: (name) => attrs[name],
+		set(name, value) {
+			const same = JSON.stringify(attrs[name]) === JSON.stringify(value);
+			attrs[name] = value;
+			if (!same) model.emit(`change:${name}`, model, value);
+		},
+		on(event, fn) {
+			if (!handlers.has(event)) handlers.set(event, new Set());
+			handlers.get(event).add(fn);
+		},
+		off(event, fn) {
+			handlers.get(event)?.delete(fn);
+		},
+		save_changes() {
+			model.saves++;
+		},
+		send(msg) {
+			model.sent.push(msg);
+		},
+		emit(event, ...args) {
+			for (const fn of [...(handlers.get(event) ?? [])]) fn(...args);
+		},
+		reply(msg, buffers = []) {
+			model.emit("msg:custom", msg, buffers);
+		},
+		listenerCount: () => [...handlers.values()].reduce((n, set) => n + set.size, 0),
+	};
+	return model;
+}
+
+/** int32 little-endian bytes of `values`, placed at a non-zero offset inside a larger buffer. */
+export function int32Bytes(values, offset = 8) {
+	const buffer = new ArrayBuffer(offset + values.length * 4 + 4);
+	const view = new DataView(buffer, offset, values.length * 4);
+	values.forEach((v, i) => view.setInt32(i * 4, v, true));
+	return view;
+}
+
+const RECORDED = [
+	"setTransform", "clearRect", "fillRect", "strokeRect", "fillText", "save", "restore",
+	"translate", "rotate", "setLineDash", "putImageData", "drawImage",
+];
+
+function fakeContext(canvas) {
+	const ctx = {
+		canvas,
+		calls: [],
+		fillStyle: "",
+		strokeStyle: "",
+		font: "",
+		lineWidth: 1,
+		textAlign: "",
+		textBaseline: "",
+		imageSmoothingEnabled: true,
+		measureText: (text) => ({ width: text.length * 6 }),
+		createImageData: (width, height) => ({ width, height, data: new Uint8ClampedArray(width * height * 4) }),
+		named: (name) => ctx.calls.filter((c) => c.name === name),
+		reset: () => {
+			ctx.calls.length = 0;
+		},
+	};
+	for (const name of RECORDED) {
+		ctx[name] = (...args) => ctx.calls.push({ name, args, fillStyle: ctx.fillStyle });
+	}
+	return ctx;
+}
+
+/** Makes every canvas return a recording context; returns a restore function. */
+export function installFakeCanvas() {
+	const proto = HTMLCanvasElement.prototype;
+	const original = proto.getContext;
+	proto.getContext = function getContext() {
+		this.__fake ??= fakeContext(this);
+		return this.__fake;
+	};
+	return () => {
+		proto.getContext = original;
+	};
+}
+
+/** Lets queued microtasks and resolved promises run. */
+export async function settle() {
+	for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}

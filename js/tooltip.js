@@ -1,0 +1,55 @@
+// The hover tooltip: light DOM filled with textContent only (class names are
+// user text, never HTML).
+
+import { formatCount, formatPercent } from "./format.js";
+
+export function createTooltip() {
+	const el = document.createElement("div");
+	el.className = "cw-tooltip";
+	el.setAttribute("role", "tooltip");
+	el.hidden = true;
+
+	function line(label, value) {
+		const row = document.createElement("div");
+		const key = document.createElement("span");
+		key.className = "cw-tooltip-key";
+		key.textContent = `${label} `;
+		const val = document.createElement("span");
+		val.textContent = value;
+		row.append(key, val);
+		return row;
+	}
+
+	return {
+		el,
+		/**
+		 * info = {title?, trueLabel, predLabel, count, rowSum, colSum, diverging}; (x, y)
+		 * is the pointer position relative to the tooltip's offset parent.
+		 */
+		show(info, x, y) {
+			const rows = [];
+			if (info.title) {
+				const title = document.createElement("div");
+				title.className = "cw-tooltip-title";
+				title.textContent = info.title;
+				rows.push(title);
+			}
+			rows.push(line("true", info.trueLabel), line("predicted", info.predLabel));
+			if (info.diverging) {
+				const trend = info.count > 0 ? "more" : info.count < 0 ? "fewer" : "no change";
+				rows.push(line("difference", `${formatCount(info.count, true)} (${trend})`));
+			} else {
+				rows.push(line("count", formatCount(info.count)));
+				rows.push(line("% of row", info.rowSum ? formatPercent(info.count / info.rowSum) : "\u2014"));
+				rows.push(line("% of column", info.colSum ? formatPercent(info.count / info.colSum) : "\u2014"));
+			}
+			el.replaceChildren(...rows);
+			el.style.left = `${x + 14}px`;
+			el.style.top = `${y + 14}px`;
+			el.hidden = false;
+		},
+		hide() {
+			el.hidden = true;
+		},
+	};
+}

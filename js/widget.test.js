@@ -1,0 +1,253 @@
+// @vitest-environment jsdom
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import widget from "./widget.js";
+import { createFakeModel, installFakeCanvas, int32Bytes, settle } from "./test_helpers.js";
+
+const XSS = "<img src=x onerror=alert(1)>";
+let restoreCanvas;
+
+beforeEach(() => {
+	restoreCanvas = installFakeCanvas();
+	URL.createObjectURL = vi.fn(() => "blob:fake");
+	URL.revokeObjectURL = vi.fn();
+});
+
+afterEach(() => {
+	restoreCanvas();
+	document.body.replaceChildren();
+	vi.restoreAllMocks();
+});
+
+/** K=3, one tile, epochs 0…2 all in the window; epoch e has e+1 on the diagonal. */
+function makeModel(extra = {}) {
+	const values = [];
+	for (let e = 0; e < 3; e++) values.push(e + 1, 2, 0, 0, e + 1, 1, 0, 0, e + 1);
+	return createFakeModel({
+		labels: [XSS, "dog", "bird"],
+		n_epochs: 3,
+		epoch_labels: ["warm-up", "", ""],
+		_counts: int32Bytes(values, 12),
+		_window: [0, 3],
+		_accuracy: [[0.5], [0.75], [0.8]],
+		...extra,
+	});
+}
+
+async function mount(model) {
+	const el = document.createElement("div");
+	document.body.append(el);
+	const cleanup = widget.render({ model, el });
+	await settle();
+	return { el, cleanup, canvas: el.querySelector("canvas.cw-matrix") };
+}
+
+function mouse(canvas, type, row, col) {
+	const d = canvas.dataset;
+	const x = Number(d.x0) + (col + 0.5) * Number(d.cellW);
+	const y = Number(d.y0) + (row + 0.5) * Number(d.cellH);
+	canvas.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
+}
+
+describe("render", () => {
+	it("builds the view with the geometry on the canvas", async () => {
+		const { el, cleanup, canvas } = await mount(makeModel());
+		const root = el.querySelector(".cw-root");
+		expect(root.hasAttribute("data-lm-suppress-shortcuts")).toBe(true);
+		expect(canvas.dataset).toMatchObject({ rows: "3", cols: "3", tile: "0", epoch: "0", cellW: "48", cellH: "48" });
+		expect(Number(canvas.dataset.x0)).toBeGreaterThan(0);
+		expect(canvas.tabIndex).toBe(0);
+		// 5 non-zero cells, one fillRect each, plus the matrix background.
+		const ctx = canvas.getContext("2d");
+		expect(ctx.named("fillRect")).toHaveLength(6);
+		expect(root.querySelector(".cw-epoch-label").textContent).toBe("warm-up");
+		expect(root.querySelector(".cw-accuracy").textContent).toBe("accuracy 50%");
+		expect(performance.getEntriesByName("cw:first-paint").length).toBeGreaterThan(0);
+		cleanup();
+	});
+
+	it("renders a class name as text, never as HTML", async () => {
+		const model = makeModel();
+		const { el, cleanup, canvas } = await mount(model);
+		const texts = canvas.getContext("2d").named("fillText").map((c) => c.args[0]);
+		// Long labels are abbreviated on the canvas; the tooltip shows them whole.
+		expect(texts.some((t) => t.startsWith("<img src=x onerror") && t.endsWith("\u2026"))).toBe(true);
+		mouse(canvas, "mousemove", 0, 1);
+		const tooltip = el.querySelector(".cw-tooltip");
+		expect(tooltip.hidden).toBe(false);
+		expect(tooltip.textContent).toContain(XSS);
+		expect(tooltip.textContent).toContain("% of row 67%");
+		expect(el.querySelector("img")).toBeNull();
+		cleanup();
+	});
+
+	it("redraws on an epoch change and measures it", async () => {
+		const model = makeModel();
+		const { cleanup, canvas } = await mount(model);
+		const ctx = canvas.getContext("2d");
+		ctx.reset();
+		model.set("epoch", 2);
+		await settle();
+		expect(canvas.dataset.epoch).toBe("2");
+		expect(ctx.named("fillText").some((c) => c.args[0] === "3")).toBe(true);
+		expect(performance.getEntriesByName("cw:epoch-step").length).toBeGreaterThan(0);
+		cleanup();
+	});
+
+	it("selects a clicked cell and keeps it on a second click", async () => {
+		const model = makeModel();
+		const { el, cleanup, canvas } = await mount(model);
+		mouse(canvas, "click", 1, 2);
+		expect(model.get("selected")).toEqual([1, 2]);
+		const outline = el.querySelector(".cw-selected-cell");
+		expect(outline.hidden).toBe(false);
+		expect(parseFloat(outline.style.left)).toBe(Number(canvas.dataset.x0) + 2 * 48);
+		expect(model.get("selected_tile")).toBe(0);
+		expect(model.saves).toBeGreaterThan(0);
+		await settle();
+		const asked = model.sent.filter((m) => m.type === "cell").length;
+		mouse(canvas, "click", 1, 2);
+		await settle();
+		expect(model.get("selected")).toEqual([1, 2]);
+		expect(model.sent.filter((m) => m.type === "cell")).toHaveLength(asked);
+		cleanup();
+	});
+
+	it("moves the selection with the keyboard and steps epochs with [ and ]", async () => {
+		const model = makeModel();
+		const { cleanup, canvas } = await mount(model);
+		const key = (k) => canvas.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
+		key("ArrowRight");
+		expect(model.get("selected")).toEqual([0, 0]);
+		key("ArrowRight");
+		key("ArrowDown");
+		expect(model.get("selected")).toEqual([1, 1]);
+		key("]");
+		key("]");
+		key("]");
+		expect(model.get("epoch")).toBe(2);
+		key("[");
+		expect(model.get("epoch")).toBe(1);
+		key("Escape");
+		expect(model.get("selected")).toBeNull();
+		cleanup();
+	});
+
+	it("dims the last matrix while an epoch outside the window loads", async () => {
+		const model = makeModel({ n_epochs: 10 });
+		const { el, cleanup, canvas } = await mount(model);
+		model.set("epoch", 7);
+		await settle();
+		expect(el.querySelector(".cw-stage").classList.contains("cw-dimmed")).toBe(true);
+		expect(el.querySelector(".cw-loading").textContent).toMatch(/loading epoch 7/);
+		expect(canvas.dataset.epoch).toBe("0");
+		const values = [];
+		for (let e = 0; e < 2; e++) values.push(7, 0, 0, 0, 7, 0, 0, 0, 7);
+		model.set("_counts", int32Bytes(values, 4));
+		model.set("_window", [6, 2]);
+		await settle();
+		expect(canvas.dataset.epoch).toBe("7");
+		expect(el.querySelector(".cw-stage").classList.contains("cw-dimmed")).toBe(false);
+		expect(el.querySelector(".cw-note").hidden).toBe(true);
+		cleanup();
+	});
+
+	it("waits quietly for the first state: no labels is not an error", async () => {
+		const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+		const model = makeModel({ labels: [], _counts: new DataView(new ArrayBuffer(0)), _window: [0, 0] });
+		widget.initialize({ model });
+		const { el, cleanup } = await mount(model);
+		expect(el.querySelector(".cw-note").hidden).toBe(true);
+		expect(errors).not.toHaveBeenCalled();
+		const values = [];
+		for (let e = 0; e < 3; e++) values.push(1, 0, 0, 1);
+		model.set("labels", ["a", "b"]);
+		model.set("_counts", int32Bytes(values));
+		model.set("_window", [0, 3]);
+		await settle();
+		expect(el.querySelector("canvas.cw-matrix").dataset.rows).toBe("2");
+		expect(errors).not.toHaveBeenCalled();
+		cleanup();
+	});
+
+	it("shows odd data as a visible error instead of throwing", async () => {
+		const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+		const model = makeModel({ _window: [0, 5] });
+		const { el, cleanup } = await mount(model);
+		expect(el.querySelector(".cw-note.cw-error").textContent).toMatch(/_counts has 108 bytes/);
+		widget.initialize({ model });
+		expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^\[confusion-widget\] /));
+		cleanup();
+	});
+
+	it("tiles: one canvas per tile with its title, hover shared across tiles", async () => {
+		const values = [];
+		for (let t = 0; t < 2; t++) values.push(1, 2, 0, 0, 3, 0, 0, 0, 4);
+		const model = makeModel({
+			tile_titles: ["run A", "run <b>B</b>"],
+			n_epochs: 1,
+			_counts: int32Bytes(values),
+			_window: [0, 1],
+			_accuracy: [[0.9, 0.8]],
+		});
+		const { el, cleanup } = await mount(model);
+		const canvases = el.querySelectorAll("canvas.cw-matrix");
+		expect([...canvases].map((c) => c.dataset.tile)).toEqual(["0", "1"]);
+		expect([...el.querySelectorAll(".cw-tile-title")].map((t) => t.textContent)).toEqual(["run A", "run <b>B</b>"]);
+		expect(el.querySelector(".cw-slider").hidden).toBe(true);
+		mouse(canvases[0], "mousemove", 1, 2);
+		const hovered = [...el.querySelectorAll(".cw-hover-cell")];
+		expect(hovered).toHaveLength(2);
+		const d = canvases[1].dataset;
+		for (const box of hovered) {
+			expect(box.hidden).toBe(false);
+			expect(parseFloat(box.style.left)).toBe(Number(d.x0) + 2 * Number(d.cellW));
+			expect(parseFloat(box.style.top)).toBe(Number(d.y0) + 1 * Number(d.cellH));
+		}
+		expect(el.querySelector(".cw-tooltip").textContent).toContain("run A");
+		cleanup();
+	});
+
+	it("paints a 1000-class matrix as one scaled image", async () => {
+		const K = 1000;
+		const counts = new Array(K * K).fill(0);
+		for (let i = 0; i < K; i++) counts[i * K + i] = 5;
+		counts[3] = 1;
+		const model = makeModel({ labels: Array.from({ length: K }, (_, i) => `c${i}`), n_epochs: 1, _counts: int32Bytes(counts), _window: [0, 1] });
+		const { cleanup, canvas } = await mount(model);
+		const ctx = canvas.getContext("2d");
+		expect(ctx.named("drawImage")).toHaveLength(1);
+		expect(ctx.named("fillRect")).toHaveLength(1);
+		expect(canvas.dataset.cellW).toBe("2");
+		cleanup();
+	});
+
+	it("supports two views of one model and cleans up after each", async () => {
+		const model = makeModel();
+		const a = await mount(model);
+		const b = await mount(model);
+		expect(document.querySelectorAll(".cw-root")).toHaveLength(2);
+		a.cleanup();
+		expect(document.querySelectorAll(".cw-root")).toHaveLength(1);
+		model.set("epoch", 1);
+		await settle();
+		expect(b.canvas.dataset.epoch).toBe("1");
+		b.cleanup();
+		expect(model.listenerCount()).toBe(0);
+	});
+
+	it("controls write their trait and follow Python", async () => {
+		const model = makeModel();
+		const { el, cleanup } = await mount(model);
+		const aggregation = el.querySelector("select.cw-aggregation");
+		aggregation.value = "row";
+		aggregation.dispatchEvent(new Event("change"));
+		expect(model.get("aggregation")).toBe("row");
+		model.set("color_scale", "log");
+		expect(el.querySelector("select.cw-color-scale").value).toBe("log");
+		model.set("hide_diagonal", true);
+		expect(el.querySelector("input.cw-hide-diagonal").checked).toBe(true);
+		await settle();
+		expect(el.querySelector(".cw-legend-title").textContent).toBe("% of row");
+		cleanup();
+	});
+});

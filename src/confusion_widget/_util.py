@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,10 @@ class ConfusionWidgetWarning(UserWarning):
 
 
 def is_torch_tensor(x: Any) -> bool:
-    """True for a ``torch.Tensor`` without importing torch when it is not loaded."""
-    cls = type(x)
-    return cls.__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "cpu")
+    """True for a ``torch.Tensor`` (or subclass), without importing torch: if torch
+    was never imported, ``x`` cannot be a tensor."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def to_numpy(x: Any, name: str) -> np.ndarray:

@@ -209,15 +209,15 @@ class ConfusionWidget(anywidget.AnyWidget):
                 f"valid options are {sorted(_OPTIONS)}."
             )
         self._source: CellSource = _source_from(cm, labels, epoch_labels)
-        self._mats: np.ndarray = np.zeros((0, 1, 1, 1), np.int32)
         self._id_to_pos: dict[Any, int] | None = None
         self._sync_lock = threading.RLock()
-        super().__init__()
-        self._pull_source(first=True)
-        with self.hold_sync():
-            for name in _OPTIONS:
-                if name in options:
-                    setattr(self, name, options[name])
+        self._mats = _source_matrices(self._source)
+        # The whole state goes to super().__init__, so the comm opens with it: a
+        # frontend never sees an empty first state.
+        state = self._source_state()
+        epoch = options.pop("epoch", len(self._mats) - 1)
+        state.update(epoch=epoch, **self._window_state(epoch, None))
+        super().__init__(**state, **options)
         self.on_msg(self._on_custom_msg)
         self._source.subscribe(self._on_source_grew)
 
@@ -334,7 +334,38 @@ class ConfusionWidget(anywidget.AnyWidget):
     def from_multilabel(cls, y_true: Any, y_pred: Any, labels: Sequence[Any] | None = None, *,
                         threshold: float = 0.5, images: Any = None, mode: str = "mlcm",
                         sample_ids: Any = None, **options: Any) -> ConfusionWidget:
-        """A multi-label confusion widget (MLCM or per-label 2×2), see :mod:`confusion_widget.multilabel`."""
+        """A multi-label confusion widget: the MLCM or per-label 2×2 tiles, with the
+        samples behind every cell (see :mod:`confusion_widget.multilabel`).
+
+        Parameters
+        ----------
+        y_true
+            ``(N, L)`` 0/1 true label indicators (numpy, torch, lists).
+        y_pred
+            ``(N, L)`` 0/1 predictions or probabilities (a label is predicted when
+            its score is ``>= threshold``); ``(E, N, L)`` or a list of ``(N, L)``
+            for several epochs.
+        labels
+            ``L`` label names.
+        threshold
+            Score threshold in [0, 1]; ``w.source.set_threshold(t)`` re-thresholds.
+        images
+            One image per sample (as in :meth:`from_predictions`).
+        mode
+            ``"mlcm"``: one ``(L+1)×(L+1)`` matrix, the last row "no true label" and
+            the last column "no predicted label" (Heydarian et al., 2022);
+            ``"per_label"``: ``L`` tiles ``[[TN, FP], [FN, TP]]``.
+        sample_ids
+            ``(N,)`` unique ids (default ``0 … N-1``).
+        **options
+            Widget options (``aggregation``, ``colormap``, ``epoch``, …).
+
+        Examples
+        --------
+        >>> w = ConfusionWidget.from_multilabel([[1, 0], [1, 1]], [[0.9, 0.6], [0.8, 0.2]], labels=["a", "b"])
+        >>> w.matrix.tolist()
+        [[2, 1, 0], [0, 0, 1], [0, 0, 0]]
+        """
         from .multilabel import multilabel_source
 
         source = multilabel_source(y_true, y_pred, labels=labels, threshold=threshold,
@@ -345,12 +376,48 @@ class ConfusionWidget(anywidget.AnyWidget):
     def from_detections(cls, gt: Any, pred: Any, labels: Sequence[Any] | None = None, *,
                         iou: float = 0.5, score: float = 0.0, images: Any = None,
                         box_format: str = "xyxy", class_wise: bool = False,
-                        **options: Any) -> ConfusionWidget:
-        """A detection confusion widget with a background class, see :mod:`confusion_widget.detection`."""
+                        sample_ids: Any = None, **options: Any) -> ConfusionWidget:
+        """A detection confusion widget: boxes matched by IoU, a background row
+        (unmatched predictions) and column (missed ground truth), and the boxes drawn
+        over each cell's images (see :mod:`confusion_widget.detection`).
+
+        Parameters
+        ----------
+        gt
+            One dict per image, torchvision style: ``"boxes"`` ``(n, 4)`` and
+            ``"labels"`` ``(n,)`` (numpy, lists, torch tensors on any device).
+        pred
+            One dict per image with ``"boxes"``, ``"labels"`` and ``"scores"``; a
+            torchvision detection model's output as it comes.
+        labels
+            ``K`` class names; ``"background"`` is appended.
+        iou
+            Minimum IoU of a match, in (0, 1].
+        score
+            Predictions scoring below it are ignored.
+        images
+            One image per entry of ``gt`` (as in :meth:`from_predictions`).
+        box_format
+            ``"xyxy"`` or ``"xywh"``.
+        class_wise
+            Only match a prediction to ground truth of its own class.
+        sample_ids
+            ``(n_images,)`` unique image ids (default ``0 … n-1``).
+        **options
+            Widget options (``aggregation``, ``colormap``, …).
+
+        Examples
+        --------
+        >>> gt = [{"boxes": [[0, 0, 10, 10]], "labels": [1]}]
+        >>> pred = [{"boxes": [[0, 0, 10, 9]], "labels": [0], "scores": [0.8]}]
+        >>> ConfusionWidget.from_detections(gt, pred, labels=["cat", "dog"]).matrix.tolist()
+        [[0, 0, 0], [1, 0, 0], [0, 0, 0]]
+        """
         from .detection import detection_source
 
         source = detection_source(gt, pred, labels=labels, iou=iou, score=score, images=images,
-                                  box_format=box_format, class_wise=class_wise)
+                                  box_format=box_format, class_wise=class_wise,
+                                  sample_ids=sample_ids)
         return cls(source, **options)
 
     @classmethod
@@ -540,56 +607,58 @@ class ConfusionWidget(anywidget.AnyWidget):
         self._send_window()
 
     # -- source → traits ------------------------------------------------------------
-    def _pull_source(self, first: bool = False) -> None:
-        """Copy the source's matrices and names into the traits."""
-        with self._sync_lock:
-            src = self._source
-            mats = np.asarray(src.matrices())
-            if mats.ndim != 4:
-                raise ValueError(f"a cell source must give (E, T, K, K) matrices, got {mats.shape}.")
-            old_n = self.n_epochs
-            follow = first or self.epoch >= old_n - 1
-            self._mats = mats.astype(np.int32)
-            n_tiles = mats.shape[1]
-            diff_of = list(getattr(src, "diff_of", [None] * n_tiles))
-            tile_epochs = getattr(src, "tile_epochs", None)
-            with self.hold_sync():
-                self.labels = list(src.labels)
-                self.tile_titles = list(src.tile_titles)
-                self.epoch_labels = list(getattr(src, "epoch_labels", [f"epoch {e}" for e in range(len(mats))]))
-                self.n_epochs = len(mats)
-                self._diff_of = diff_of
-                self._tile_epochs = (
-                    tile_epochs() if tile_epochs else [[e] * n_tiles for e in range(len(mats))]
-                )
-                self._has_samples = len(src.sample_ids()) > 0
-                self._accuracy = _accuracy(mats, diff_of)
-                if follow:
-                    self.set_trait("epoch", len(mats) - 1)
-                self._send_window(force=True)
+    def _source_state(self) -> dict[str, Any]:
+        """Trait values mirroring the source (all but the epoch and the counts window)."""
+        src, mats = self._source, self._mats
+        n_epochs, n_tiles = mats.shape[:2]
+        diff_of = list(getattr(src, "diff_of", [None] * n_tiles))
+        tile_epochs = getattr(src, "tile_epochs", None)
+        return {
+            "labels": list(src.labels),
+            "tile_titles": list(src.tile_titles),
+            "epoch_labels": list(getattr(src, "epoch_labels", [f"epoch {e}" for e in range(n_epochs)])),
+            "n_epochs": n_epochs,
+            "_diff_of": diff_of,
+            "_tile_epochs": tile_epochs() if tile_epochs else [[e] * n_tiles for e in range(n_epochs)],
+            "_has_samples": len(src.sample_ids()) > 0,
+            "_accuracy": _accuracy(mats, diff_of),
+        }
 
-    def _on_source_grew(self) -> None:
-        self._pull_source()
-
-    def _send_window(self, force: bool = False) -> None:
-        """Send the epochs around the current one that fit in the wire budget."""
+    def _window_state(self, epoch: int, current: list[int] | None) -> dict[str, Any]:
+        """``_counts``/``_window`` for the epochs around ``epoch`` that fit in the
+        wire budget; empty when ``current`` already serves ``epoch`` well."""
         mats = self._mats
         e_total = len(mats)
-        if e_total == 0:
-            return
-        per_epoch = mats[0].nbytes
-        width = int(max(1, min(e_total, self.wire_budget // max(per_epoch, 1))))
-        first, w = self._window
-        e = min(self.epoch, e_total - 1)
-        inside = first <= e < first + w and w == width
-        near_edge = (e == first and first > 0) or (e == first + w - 1 and first + w < e_total)
-        if not force and inside and not near_edge:
-            return
+        width = int(max(1, min(e_total, self.wire_budget // max(mats[0].nbytes, 1))))
+        e = min(max(epoch, 0), e_total - 1)
+        if current is not None:
+            first, w = current
+            inside = first <= e < first + w and w == width
+            near_edge = (e == first and first > 0) or (e == first + w - 1 and first + w < e_total)
+            if inside and not near_edge:
+                return {}
         first = min(max(0, e - width // 2), e_total - width)
         block = np.ascontiguousarray(mats[first : first + width], dtype="<i4")
+        return {"_counts": block.tobytes(), "_window": [first, width]}
+
+    def _on_source_grew(self) -> None:
+        """A live source gained epochs: re-send; follow the newest epoch if the
+        slider was on the last one (the user did not move it back)."""
+        with self._sync_lock:
+            follow = self.epoch >= self.n_epochs - 1
+            self._mats = _source_matrices(self._source)
+            with self.hold_sync():
+                for name, value in self._source_state().items():
+                    setattr(self, name, value)
+                if follow:
+                    self.set_trait("epoch", len(self._mats) - 1)
+                self._send_window(force=True)
+
+    def _send_window(self, force: bool = False) -> None:
+        state = self._window_state(self.epoch, None if force else self._window)
         with self.hold_sync():
-            self._counts = block.tobytes()
-            self._window = [first, width]
+            for name, value in state.items():
+                setattr(self, name, value)
 
     # -- frontend → kernel ----------------------------------------------------------
     def set_state(self, sync_data: dict[str, Any]) -> None:
@@ -682,6 +751,13 @@ class ConfusionWidget(anywidget.AnyWidget):
     def __repr__(self) -> str:
         e, t_, k = self._mats.shape[:3]
         return f"ConfusionWidget(classes={k}, epochs={e}, tiles={t_}, epoch={self.epoch})"
+
+
+def _source_matrices(source: CellSource) -> np.ndarray:
+    mats = np.asarray(source.matrices())
+    if mats.ndim != 4 or mats.shape[0] == 0:
+        raise ValueError(f"a cell source must give (E, T, K, K) matrices with E >= 1, got {mats.shape}.")
+    return mats.astype(np.int32)
 
 
 def _identity(e: int) -> int:

@@ -1,0 +1,82 @@
+"""Detection matching: 5,000 images × 50 ground-truth and 50 predicted boxes.
+
+Times, per image:
+
+- ``match_image`` (validation of the arrays, IoU matrix, greedy matching);
+- ``detection_matrix`` end to end (validation of the dicts, matching, counting);
+- ``detection_source`` (the widget's source, with its cell index), from numpy
+  dicts and from torch tensors (a torchvision model's output format).
+
+Scene: 20 classes; predictions are jittered copies of 90% of the ground truth
+(80% with the right class) plus random false positives; scores uniform.
+
+Run: ``.venv/bin/python benchmarks/bench_detection.py``
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from confusion_widget.detection import detection_matrix, detection_source, match_image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import best_of, table  # noqa: E402
+
+N_IMAGES = 5_000
+N_BOXES = 50
+N_CLASSES = 20
+
+
+def make_scene(n_images: int, n_boxes: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    rng = np.random.default_rng(seed)
+    gt, pred = [], []
+    for _ in range(n_images):
+        xy = rng.uniform(0, 600, (n_boxes, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(10, 80, (n_boxes, 2))], axis=1)
+        labels = rng.integers(0, N_CLASSES, n_boxes)
+        found = rng.random(n_boxes) < 0.9
+        p_boxes = boxes[found] + rng.normal(0, 3, (int(found.sum()), 4))
+        p_boxes[:, 2:] = np.maximum(p_boxes[:, 2:], p_boxes[:, :2] + 1)
+        n_fp = n_boxes - len(p_boxes)
+        fp_xy = rng.uniform(0, 600, (n_fp, 2))
+        p_boxes = np.concatenate([p_boxes, np.concatenate([fp_xy, fp_xy + 40], axis=1)])
+        p_labels = np.concatenate([labels[found], rng.integers(0, N_CLASSES, n_fp)])
+        p_labels = np.where(rng.random(n_boxes) < 0.8, p_labels, rng.integers(0, N_CLASSES, n_boxes))
+        gt.append({"boxes": boxes, "labels": labels})
+        pred.append({"boxes": p_boxes, "labels": p_labels, "scores": rng.random(n_boxes)})
+    return gt, pred
+
+
+def main() -> None:
+    gt, pred = make_scene(N_IMAGES, N_BOXES)
+    gt_t = [{k: torch.as_tensor(v) for k, v in d.items()} for d in gt]
+    pred_t = [{k: torch.as_tensor(v) for k, v in d.items()} for d in pred]
+
+    def match_all() -> None:
+        for g, p in zip(gt, pred):
+            match_image(g["boxes"], g["labels"], p["boxes"], p["labels"], p["scores"])
+
+    steps = [
+        ("match_image, each image", match_all),
+        ("detection_matrix", lambda: detection_matrix(gt, pred)),
+        ("detection_source (numpy)", lambda: detection_source(gt, pred)),
+        ("detection_source (torch)", lambda: detection_source(gt_t, pred_t)),
+    ]
+    rows = []
+    for name, fn in steps:
+        secs = best_of(fn, repeat=2)
+        rows.append((name, f"{secs:.2f}", f"{1e6 * secs / N_IMAGES:.0f}"))
+    print(f"detection matching, {N_IMAGES:,} images × {N_BOXES} gt and {N_BOXES} predicted boxes, "
+          f"{N_CLASSES} classes, best of 2\n")
+    print(table(rows, ("step", "total s", "µs / image")))
+    m, k = detection_matrix(gt, pred), N_CLASSES
+    print(f"\nmatched {int(m[:k, :k].sum()):,} pairs ({int(np.trace(m[:k, :k])):,} same class), "
+          f"{int(m[k, :k].sum()):,} unmatched predictions, {int(m[:k, k].sum()):,} missed gt boxes")
+
+
+if __name__ == "__main__":
+    main()

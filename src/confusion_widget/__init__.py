@@ -9,7 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 from ._util import ConfusionWidgetWarning
 from .images import ImageSource
 from .matrix import most_confused, normalize, per_class_metrics
+from .recorder import ConfusionRecorder
 from .runs import CellHits, CellSource, Run
+from .store import RunStore
 from .widget import ConfusionWidget
 
 try:
@@ -20,10 +22,12 @@ except PackageNotFoundError:  # running from a source tree
 __all__ = [
     "CellHits",
     "CellSource",
+    "ConfusionRecorder",
     "ConfusionWidget",
     "ConfusionWidgetWarning",
     "ImageSource",
     "Run",
+    "RunStore",
     "__version__",
     "most_confused",
     "normalize",

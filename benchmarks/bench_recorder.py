@@ -1,0 +1,160 @@
+"""ConfusionRecorder overhead in an eval loop, and RunStore write/read throughput.
+
+- Recorder: 1,000 batches of B = 256, K = 100 through ``update`` (the bare loop's
+  time subtracted), compared with the eval step of a tiny CNN on a B = 256 batch of
+  8×8 images (torch on one thread: its default two threads stall when the other
+  core is busy), and the eval loop's time with / without the recorder. The "floor"
+  row is the least any confidence-keeping recorder computes: ``softmax(x).max(1)``.
+- Store: N = 100,000 samples × 20 epochs, written one transaction per epoch
+  (synchronous=FULL, WAL) and read back as a ``Run``.
+
+Run: ``.venv/bin/python benchmarks/bench_recorder.py`` (about a minute).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import best_of, table  # noqa: E402
+
+B, K, N_BATCHES = 256, 100, 1_000
+STORE_N, STORE_EPOCHS = 100_000, 20
+
+
+def _tiny_cnn(k: int):
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(32, k),
+    ).eval()
+
+
+def bench_recorder() -> dict[str, float]:
+    import torch
+
+    from confusion_widget import ConfusionRecorder
+
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(0)
+    pool = 16  # distinct batches, cycled: 1,000 distinct ones would be 100 MB of logits
+    logits = [torch.randn(B, K, generator=gen) for _ in range(pool)]
+    class_ids = [x.argmax(1) for x in logits]
+    logits_np = [x.numpy() for x in logits]
+    targets = [torch.randint(0, K, (B,), generator=gen) for _ in range(pool)]
+    ids = [torch.arange(i * B, (i + 1) * B) for i in range(N_BATCHES)]
+
+    def loop(step) -> float:
+        t0 = time.perf_counter()
+        for i in range(N_BATCHES):
+            step(i)
+        return (time.perf_counter() - t0) / N_BATCHES
+
+    def bare(i):
+        return logits[i % pool], targets[i % pool], ids[i]
+
+    def per_batch(outputs) -> float:
+        """Seconds per update(), the bare loop subtracted, best of 3 epochs."""
+        best = float("inf")
+        for _ in range(3):
+            rec = ConfusionRecorder(K)
+            t_rec = loop(lambda i: rec.update(outputs[i % pool], targets[i % pool], sample_ids=ids[i]))
+            best = min(best, t_rec - loop(bare))
+            rec.end_epoch()
+        return best
+
+    t_bare = min(loop(bare) for _ in range(3))
+    t_logits = per_batch(logits)
+    t_ids = per_batch(class_ids)
+    t_numpy = per_batch(logits_np)
+    t_floor = min(loop(lambda i: torch.softmax(logits[i % pool], 1).max(1)) for _ in range(3)) - t_bare
+
+    rec = ConfusionRecorder(K)
+    loop(lambda i: rec.update(logits[i % pool], targets[i % pool], sample_ids=ids[i]))
+    t0 = time.perf_counter()
+    rec.end_epoch()
+    t_end = time.perf_counter() - t0
+
+    model = _tiny_cnn(K)
+    images = torch.rand(B, 1, 8, 8, generator=gen)
+    with torch.no_grad():
+        t_eval = best_of(lambda: model(images), repeat=5, number=20)
+
+        def eval_loop(with_recorder: bool) -> float:
+            """The same eval loop with and without the recorder, 100 batches."""
+            rec = ConfusionRecorder(K)
+            t0 = time.perf_counter()
+            for i in range(100):
+                out = model(images)
+                if with_recorder:
+                    rec.update(out, targets[i % pool], sample_ids=ids[i])
+            return time.perf_counter() - t0
+
+        # Alternate the two so that a burst of load on the shared cores hits both.
+        pairs = [(eval_loop(False), eval_loop(True)) for _ in range(5)]
+        ratio = min(p[1] for p in pairs) / min(p[0] for p in pairs)
+
+    rows = [
+        ("update(): torch logits", f"{t_logits * 1e6:.1f}", f"{t_logits / t_eval:.2%}"),
+        ("update(): torch class ids", f"{t_ids * 1e6:.1f}", f"{t_ids / t_eval:.2%}"),
+        ("update(): numpy logits", f"{t_numpy * 1e6:.1f}", f"{t_numpy / t_eval:.2%}"),
+        ("floor: softmax(x).max(1)", f"{t_floor * 1e6:.1f}", f"{t_floor / t_eval:.2%}"),
+        ("tiny CNN eval step", f"{t_eval * 1e6:.0f}", "100%"),
+        (f"end_epoch() ({N_BATCHES * B:,} samples)", f"{t_end * 1e3:.1f} ms", ""),
+        ("eval loop with / without recorder", f"{ratio:.3f}×", ""),
+    ]
+    print(f"Recorder, B = {B}, K = {K}, {N_BATCHES:,} batches, torch on 1 thread")
+    print(table(rows, ("per batch", "µs", "% of CNN eval")))
+    return {"update_logits_us": t_logits * 1e6, "update_ids_us": t_ids * 1e6,
+            "update_numpy_us": t_numpy * 1e6, "cnn_eval_us": t_eval * 1e6,
+            "overhead_pct": 100 * t_logits / t_eval, "end_epoch_ms": t_end * 1e3,
+            "eval_loop_ratio": ratio}
+
+
+def bench_store() -> dict[str, float]:
+    from confusion_widget import RunStore
+
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, K, STORE_N)
+    preds = [np.where(rng.random(STORE_N) < 0.5 + e / 50, y_true, rng.integers(0, K, STORE_N))
+             for e in range(STORE_EPOCHS)]
+    conf = rng.random(STORE_N, dtype=np.float32)
+    raw = STORE_N * 12  # int32 true + int32 predicted + float32 confidence
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "runs.db"
+        with RunStore(path) as store:
+            store.create_run("bench", [str(i) for i in range(K)], np.arange(STORE_N))
+            t0 = time.perf_counter()
+            for p in preds:
+                store.append_epoch("bench", y_true, p, conf)
+            t_write = (time.perf_counter() - t0) / STORE_EPOCHS
+        size = path.stat().st_size
+        with RunStore(path, mode="r") as store:
+            t_read = best_of(lambda: store.load("bench"), repeat=3)
+            assert store.load("bench").n_epochs == STORE_EPOCHS
+    rows = [
+        ("write one epoch (1 transaction)", f"{t_write * 1e3:.1f} ms", f"{raw / t_write / 1e6:.0f} MB/s"),
+        (f"read the run ({STORE_EPOCHS} epochs)", f"{t_read * 1e3:.1f} ms",
+         f"{raw * STORE_EPOCHS / t_read / 1e6:.0f} MB/s"),
+        ("file size per epoch", f"{size / STORE_EPOCHS / 1e6:.2f} MB", f"{size / STORE_EPOCHS / STORE_N:.1f} B/sample"),
+    ]
+    print(f"\nRunStore, N = {STORE_N:,} samples × {STORE_EPOCHS} epochs")
+    print(table(rows, ("operation", "time / size", "rate")))
+    return {"write_epoch_ms": t_write * 1e3, "read_run_ms": t_read * 1e3,
+            "bytes_per_epoch": size / STORE_EPOCHS}
+
+
+def main() -> dict[str, float]:
+    return {**bench_recorder(), **bench_store()}
+
+
+if __name__ == "__main__":
+    main()

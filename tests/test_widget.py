@@ -290,3 +290,43 @@ def test_live_run_follows_latest_epoch_unless_moved():
 def test_esm_is_text_not_path():
     # A Path _esm keeps widgets alive forever (anywidget #929)
     assert isinstance(ConfusionWidget._esm, str)
+
+
+def test_metrics_follow_the_epoch():
+    w, yt, logits = make_run_widget()
+    assert [m["label"] for m in w._metrics] == w.labels
+    from sklearn.metrics import recall_score
+
+    for e in (0, 2):
+        w.epoch = e
+        expected = recall_score(yt, logits[e].argmax(1), average=None)
+        np.testing.assert_allclose([m["recall"] for m in w._metrics], expected)
+    assert ConfusionWidget(np.eye(2, dtype=int))._metrics == []
+
+
+def test_threshold_trait_rethresholds_multilabel_scores():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (200, 4))
+    scores = np.clip(y * 0.6 + rng.random((200, 4)) * 0.5, 0, 1)
+    w = ConfusionWidget.from_multilabel(y, scores)
+    assert w.threshold == 0.5
+    w.threshold = 0.8
+    expected = ConfusionWidget.from_multilabel(y, scores, threshold=0.8)
+    np.testing.assert_array_equal(w.matrix, expected.matrix)
+    assert w._metrics == expected._metrics
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
+        w.threshold = 1.5
+    binary = ConfusionWidget.from_multilabel(y, y)
+    assert binary.threshold is None
+    with pytest.raises(ValueError, match="have none"):
+        binary.threshold = 0.3
+    with pytest.raises(ValueError, match="have none"):
+        ConfusionWidget(np.eye(2, dtype=int), threshold=0.5)
+
+
+def test_threshold_option_at_construction():
+    y = np.array([[1, 0], [0, 1], [1, 1]])
+    scores = np.array([[0.9, 0.4], [0.2, 0.7], [0.6, 0.65]])
+    w = ConfusionWidget(ConfusionWidget.from_multilabel(y, scores).source, threshold=0.66)
+    np.testing.assert_array_equal(w.matrix, ConfusionWidget.from_multilabel(y, scores, threshold=0.66).matrix)
+    assert w.threshold == pytest.approx(0.66)

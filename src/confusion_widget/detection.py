@@ -36,8 +36,7 @@ import numpy as np
 from ._util import to_numpy
 from .images import ImageSource
 from .matrix import per_class_metrics, validate_labels
-from .multilabel import LazyExtras
-from .runs import CellHits, _validate_sample_ids
+from .runs import CellHits, LazyExtras, _validate_sample_ids
 
 __all__ = [
     "BACKGROUND",
@@ -437,8 +436,8 @@ class DetectionSource:
     def sample_ids(self) -> np.ndarray:
         return self._ids
 
-    def metrics(self) -> list[dict[str, Any]]:
-        """Per class: precision (matched as this class / predictions of it), recall
+    def metrics(self, epoch: int = -1) -> list[dict[str, Any]]:
+        """Per class (one epoch only): precision (matched as this class / predictions of it), recall
         (matched / ground truth of it), F1 and support (ground-truth boxes), from
         the matrix (a class confusion counts against both classes)."""
         m = per_class_metrics(self._matrix)

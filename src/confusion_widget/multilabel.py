@@ -37,7 +37,6 @@ single-label :class:`~confusion_widget.Run`.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,12 +45,11 @@ import numpy as np
 from ._util import to_numpy
 from .images import ImageSource
 from .matrix import validate_labels
-from .runs import CellHits, _validate_sample_ids
+from .runs import CellHits, LazyExtras, Subscribers, _validate_sample_ids
 
 __all__ = [
     "MODES",
     "NO_LABEL",
-    "LazyExtras",
     "MultiLabelSource",
     "mlcm",
     "mlcm_entries",
@@ -384,36 +382,6 @@ def multilabel_metrics(y_true: Any, y_pred_binary: Any, labels: Sequence[Any] | 
 
 
 # -- the cell source -------------------------------------------------------------------
-class LazyExtras(Sequence):
-    """Per-entry ``extra`` dicts of a :class:`~confusion_widget.runs.CellHits`, made
-    only for the entries that are looked at (the widget slices one page), so a cell
-    of 100,000 entries costs nothing until shown.
-
-    Parameters
-    ----------
-    n
-        Number of entries.
-    make
-        ``make(i) -> dict`` for entry ``i`` of the cell.
-    """
-
-    def __init__(self, n: int, make: Callable[[int], dict[str, Any]]) -> None:
-        self._n, self._make = int(n), make
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self._make(j) for j in range(*i.indices(self._n))]
-        j = int(i)
-        if j < 0:
-            j += self._n
-        if not 0 <= j < self._n:
-            raise IndexError(f"entry {i} is out of range [0, {self._n}).")
-        return self._make(j)
-
-
 class MultiLabelSource:
     """A cell source for multi-label predictions (MLCM or per-label 2×2 tiles).
 
@@ -472,7 +440,7 @@ class MultiLabelSource:
         self._ids = sample_ids
         self._lock = threading.Lock()
         self._index: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._subscribers: list[weakref.WeakMethod | Callable[[], None]] = []
+        self._subscribers = Subscribers()
         self._mats = self._compute_matrices()
 
     # -- protocol ------------------------------------------------------------------
@@ -531,8 +499,7 @@ class MultiLabelSource:
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after :meth:`set_threshold` (held weakly for methods)."""
-        ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else callback
-        self._subscribers.append(ref)
+        self._subscribers.add(callback)
 
     # -- re-thresholding -----------------------------------------------------------
     def set_threshold(self, threshold: float) -> None:
@@ -556,7 +523,7 @@ class MultiLabelSource:
             self._pred = [s >= t for s in self._scores]
             self._index.clear()
             self._mats = self._compute_matrices()
-        self._notify()
+        self._subscribers.notify()
 
     # -- internals -----------------------------------------------------------------
     def _check_epoch(self, epoch: int) -> int:
@@ -615,16 +582,6 @@ class MultiLabelSource:
         true = ", ".join(names[i] for i in np.flatnonzero(self._t[pos])) or "—"
         pred = ", ".join(names[i] for i in np.flatnonzero(self._pred[e][pos])) or "—"
         return {"caption": f"true: {true} | pred: {pred}"}
-
-    def _notify(self) -> None:
-        alive = []
-        for ref in self._subscribers:
-            fn = ref() if isinstance(ref, weakref.WeakMethod) else ref
-            if fn is None:
-                continue
-            alive.append(ref)
-            fn()
-        self._subscribers = alive
 
     def __repr__(self) -> str:
         return (

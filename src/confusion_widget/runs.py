@@ -11,16 +11,16 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ._util import to_numpy
 from .images import ImageSource
-from .matrix import check_class_ids, confusion_counts, scores_to_predictions, validate_labels
+from .matrix import check_class_ids, confusion_counts, per_class_metrics, scores_to_predictions, validate_labels
 
-__all__ = ["CellHits", "CellSource", "Run"]
+__all__ = ["CellHits", "CellSource", "LazyExtras", "Run", "Subscribers"]
 
 
 @dataclass
@@ -44,6 +44,56 @@ class CellHits:
 
     def __len__(self) -> int:
         return len(self.positions)
+
+
+class LazyExtras(Sequence):
+    """Per-entry ``extra`` dicts of a :class:`~confusion_widget.runs.CellHits`, made
+    only for the entries that are looked at (the widget slices one page), so a cell
+    of 100,000 entries costs nothing until shown.
+
+    Parameters
+    ----------
+    n
+        Number of entries.
+    make
+        ``make(i) -> dict`` for entry ``i`` of the cell.
+    """
+
+    def __init__(self, n: int, make: Callable[[int], dict[str, Any]]) -> None:
+        self._n, self._make = int(n), make
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._make(j) for j in range(*i.indices(self._n))]
+        j = int(i)
+        if j < 0:
+            j += self._n
+        if not 0 <= j < self._n:
+            raise IndexError(f"entry {i} is out of range [0, {self._n}).")
+        return self._make(j)
+
+
+class Subscribers:
+    """Callbacks to run when a source changes; bound methods are held weakly, so a
+    widget that is gone does not keep a run's listeners alive."""
+
+    def __init__(self) -> None:
+        self._refs: list[Any] = []
+
+    def add(self, callback: Callable[[], None]) -> None:
+        self._refs.append(weakref.WeakMethod(callback) if hasattr(callback, "__self__") else callback)
+
+    def notify(self) -> None:
+        alive = []
+        for ref in self._refs:
+            fn = ref() if isinstance(ref, weakref.WeakMethod) else ref
+            if fn is not None:
+                alive.append(ref)
+                fn()
+        self._refs = alive
 
 
 @runtime_checkable
@@ -148,7 +198,7 @@ class Run:
         self._matrices: list[np.ndarray] = [confusion_counts(t, p, k) for t, p in zip(self._y_true, self._y_pred)]
         self._index: dict[int, _EpochIndex] = {}
         self._lock = threading.Lock()
-        self._subscribers: list[weakref.WeakMethod | Callable[[], None]] = []
+        self._subscribers = Subscribers()
         self.tile_titles = [name] if name else [""]
 
     # -- construction from predictions -------------------------------------------------
@@ -303,6 +353,15 @@ class Run:
                 self._index[epoch] = idx
             return idx
 
+    def metrics(self, epoch: int = -1) -> list[dict[str, Any]]:
+        """Per-class precision, recall, F1 and support at ``epoch`` (the last by default)."""
+        m = per_class_metrics(self._matrices[epoch])
+        return [
+            {"label": name, "precision": float(m["precision"][i]), "recall": float(m["recall"][i]),
+             "f1": float(m["f1"][i]), "support": int(m["support"][i])}
+            for i, name in enumerate(self.labels)
+        ]
+
     def sample_history(self, pos: int, title: str | None = None) -> list[dict[str, Any]]:
         """One sample's true class, prediction and confidence at every epoch."""
         conf = [float(self._conf[e][pos]) for e in range(self.n_epochs)]
@@ -335,22 +394,11 @@ class Run:
             self._y_pred.append(yp.astype(np.int32))
             self._conf.append(conf)
             self._matrices.append(confusion_counts(yt, yp, k))
-        self._notify()
+        self._subscribers.notify()
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after each appended epoch (held weakly for methods)."""
-        ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else callback
-        self._subscribers.append(ref)
-
-    def _notify(self) -> None:
-        alive = []
-        for ref in self._subscribers:
-            fn = ref() if isinstance(ref, weakref.WeakMethod) else ref
-            if fn is None:
-                continue
-            alive.append(ref)
-            fn()
-        self._subscribers = alive
+        self._subscribers.add(callback)
 
     def __repr__(self) -> str:
         return (

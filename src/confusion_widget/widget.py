@@ -44,6 +44,7 @@ _OPTIONS = (
     "selected",
     "selected_tile",
     "page_size",
+    "threshold",
     "title",
 )
 
@@ -185,6 +186,7 @@ class ConfusionWidget(anywidget.AnyWidget):
         sync=True, echo_update=False
     )
     selected_tile = t.Int(0).tag(sync=True, echo_update=False)
+    threshold = t.Float(None, allow_none=True).tag(sync=True, echo_update=False)
     page_size = t.Int(25).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
     _counts = t.Bytes(b"").tag(sync=True)
@@ -193,6 +195,7 @@ class ConfusionWidget(anywidget.AnyWidget):
     _diff_of = t.List(t.List(t.Int(), allow_none=True)).tag(sync=True)
     _tile_epochs = t.List(t.List(t.Int())).tag(sync=True)
     _has_samples = t.Bool(False).tag(sync=True)
+    _metrics = t.List(t.Dict()).tag(sync=True)
 
     def __init__(
         self,
@@ -211,13 +214,15 @@ class ConfusionWidget(anywidget.AnyWidget):
         self._source: CellSource = _source_from(cm, labels, epoch_labels)
         self._id_to_pos: dict[Any, int] | None = None
         self._sync_lock = threading.RLock()
+        if options.get("threshold") is not None and getattr(self._source, "scores_given", False):
+            self._source.set_threshold(options.pop("threshold"))
         self._mats = _source_matrices(self._source)
         # The whole state goes to super().__init__, so the comm opens with it: a
         # frontend never sees an empty first state.
         state = self._source_state()
-        epoch = options.pop("epoch", len(self._mats) - 1)
-        state.update(epoch=epoch, **self._window_state(epoch, None))
-        super().__init__(**state, **options)
+        epoch = self._check_epoch({"value": options.pop("epoch", len(self._mats) - 1)})
+        state.update(epoch=epoch, _metrics=self._metrics_at(epoch), **self._window_state(epoch, None))
+        super().__init__(**{**state, **options})
         self.on_msg(self._on_custom_msg)
         self._source.subscribe(self._on_source_grew)
 
@@ -595,6 +600,17 @@ class ConfusionWidget(anywidget.AnyWidget):
             raise OptionError(f"selected_tile {v} is out of range [0, {len(self.tile_titles)}).")
         return v
 
+    @t.validate("threshold")
+    def _check_threshold(self, proposal: Any) -> float | None:
+        v = proposal["value"]
+        if v is None:
+            return None
+        if not getattr(self._source, "scores_given", False):
+            raise OptionError("threshold applies to multi-label scores; these predictions have none.")
+        if not 0.0 <= v <= 1.0:
+            raise OptionError(f"threshold must be in [0, 1], got {v}.")
+        return float(v)
+
     @t.validate("page_size")
     def _check_page_size(self, proposal: Any) -> int:
         v = proposal["value"]
@@ -605,6 +621,16 @@ class ConfusionWidget(anywidget.AnyWidget):
     @t.observe("epoch")
     def _on_epoch(self, change: Any) -> None:
         self._send_window()
+        self._metrics = self._metrics_at(self.epoch)
+
+    @t.observe("threshold")
+    def _on_threshold(self, change: Any) -> None:
+        if change["new"] is not None and change["new"] != getattr(self._source, "threshold", None):
+            self._source.set_threshold(change["new"])  # the source notifies: re-sent then
+
+    def _metrics_at(self, epoch: int) -> list[dict[str, Any]]:
+        metrics = getattr(self._source, "metrics", None)
+        return metrics(epoch) if callable(metrics) else []
 
     # -- source → traits ------------------------------------------------------------
     def _source_state(self) -> dict[str, Any]:
@@ -622,6 +648,7 @@ class ConfusionWidget(anywidget.AnyWidget):
             "_tile_epochs": tile_epochs() if tile_epochs else [[e] * n_tiles for e in range(n_epochs)],
             "_has_samples": len(src.sample_ids()) > 0,
             "_accuracy": _accuracy(mats, diff_of),
+            "threshold": getattr(src, "threshold", None) if getattr(src, "scores_given", False) else None,
         }
 
     def _window_state(self, epoch: int, current: list[int] | None) -> dict[str, Any]:
@@ -653,6 +680,7 @@ class ConfusionWidget(anywidget.AnyWidget):
                 if follow:
                     self.set_trait("epoch", len(self._mats) - 1)
                 self._send_window(force=True)
+                self._metrics = self._metrics_at(self.epoch)
 
     def _send_window(self, force: bool = False) -> None:
         state = self._window_state(self.epoch, None if force else self._window)

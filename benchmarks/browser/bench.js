@@ -1,0 +1,357 @@
+// Browser side of bench_browser.py. Mounts the real widget bundle on a fake
+// anywidget model (the same traits Python sends, see docs/architecture.md) and
+// times it with the widget's own User Timing measures plus an end-to-end figure
+// that waits for the browser to produce the frame; runs a plotly heatmap of the
+// same matrices as the peer. Everything is exposed on `window.bench`.
+
+import widget from "/widget.js";
+
+const host = document.getElementById("host");
+const plot = document.getElementById("plot");
+
+// -- data -----------------------------------------------------------------------------
+function mulberry32(seed) {
+	return () => {
+		seed = (seed + 0x6d2b79f5) | 0;
+		let t = seed;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+/**
+ * Realistic counts, int32 [E, T, K, K]: `perClass` samples per true class, errors
+ * falling from ~70% to ~20% over the epochs (each tile a little different), spread
+ * over a fixed ~2% of the off-diagonal cells of each row (the confusable classes)
+ * plus rare one-off mistakes anywhere, so every epoch's matrix differs.
+ */
+function makeCounts(K, E, T = 1, seed = 1) {
+	const rnd = mulberry32(seed);
+	const perClass = K <= 100 ? 100 : 50;
+	const m = Math.max(1, Math.round(0.02 * (K - 1)));
+	// Confusable columns and their weights, per row (shared by tiles and epochs).
+	const cols = new Int32Array(K * m);
+	const cum = new Float64Array(K * m);
+	for (let r = 0; r < K; r++) {
+		let acc = 0;
+		for (let j = 0; j < m; j++) {
+			let c;
+			do c = Math.floor(rnd() * K);
+			while (c === r);
+			cols[r * m + j] = c;
+			acc += 0.2 + rnd() ** 2;
+			cum[r * m + j] = acc;
+		}
+		for (let j = 0; j < m; j++) cum[r * m + j] /= acc;
+	}
+	const data = new Int32Array(E * T * K * K);
+	for (let e = 0; e < E; e++) {
+		for (let t = 0; t < T; t++) {
+			const base = (e * T + t) * K * K;
+			const errRate = 0.2 + 0.5 * Math.exp(-e / 5) + 0.03 * t;
+			for (let r = 0; r < K; r++) {
+				const n = perClass;
+				const errors = Math.min(n, Math.round(n * errRate * (0.7 + 0.6 * rnd())));
+				for (let i = 0; i < errors; i++) {
+					let c;
+					if (rnd() < 0.03) {
+						do c = Math.floor(rnd() * K);
+						while (c === r);
+					} else {
+						const u = rnd();
+						let j = 0;
+						while (j < m - 1 && cum[r * m + j] < u) j++;
+						c = cols[r * m + j];
+					}
+					data[base + r * K + c]++;
+				}
+				data[base + r * K + r] = n - errors;
+			}
+		}
+	}
+	return data;
+}
+
+/** Share of off-diagonal cells that are non-zero in one epoch/tile of `data`. */
+function offDiagonalFill(data, K, epoch = 0, T = 1) {
+	const base = epoch * T * K * K;
+	let nz = 0;
+	for (let r = 0; r < K; r++) for (let c = 0; c < K; c++) if (r !== c && data[base + r * K + c] !== 0) nz++;
+	return nz / (K * (K - 1));
+}
+
+const fills = new WeakMap();
+/** offDiagonalFill averaged over the epochs (computed once per data set). */
+function meanFill(data, K, E, T) {
+	if (!fills.has(data)) {
+		let sum = 0;
+		for (let e = 0; e < E; e++) sum += offDiagonalFill(data, K, e, T);
+		fills.set(data, sum / E);
+	}
+	return fills.get(data);
+}
+
+// -- a fake anywidget model ------------------------------------------------------------
+function fakeModel(attrs) {
+	const handlers = new Map();
+	const model = {
+		sent: [],
+		get: (k) => attrs[k],
+		set(k, v) {
+			const same = attrs[k] === v || JSON.stringify(attrs[k]) === JSON.stringify(v);
+			attrs[k] = v;
+			if (!same) model.emit(`change:${k}`);
+		},
+		on(e, f) {
+			if (!handlers.has(e)) handlers.set(e, new Set());
+			handlers.get(e).add(f);
+		},
+		off(e, f) {
+			handlers.get(e)?.delete(f);
+		},
+		save_changes() {},
+		send(msg) {
+			model.sent.push(msg);
+		},
+		emit(e, ...a) {
+			for (const f of [...(handlers.get(e) ?? [])]) f(...a);
+		},
+	};
+	return model;
+}
+
+function traits(K, E, T, data) {
+	const labels = Array.from({ length: K }, (_, i) => `class ${i}`);
+	return {
+		labels,
+		tile_titles: T > 1 ? Array.from({ length: T }, (_, i) => `run ${String.fromCharCode(65 + i)}`) : [""],
+		epoch_labels: Array.from({ length: E }, (_, e) => `epoch ${e}`),
+		n_epochs: E,
+		epoch: 0,
+		aggregation: "count",
+		color_scale: "equal",
+		colormap: "blues",
+		hide_diagonal: false,
+		selected: null,
+		selected_tile: 0,
+		threshold: null,
+		page_size: 25,
+		title: "",
+		_counts: new DataView(data.buffer),
+		_window: [0, E],
+		_accuracy: Array.from({ length: E }, (_, e) =>
+			Array.from({ length: T }, (_, t) => {
+				const base = (e * T + t) * K * K;
+				let diag = 0;
+				let all = 0;
+				for (let i = 0; i < K * K; i++) all += data[base + i];
+				for (let r = 0; r < K; r++) diag += data[base + r * K + r];
+				return all ? diag / all : null;
+			}),
+		),
+		_diff_of: Array.from({ length: T }, () => null),
+		_tile_epochs: Array.from({ length: E }, (_, e) => Array.from({ length: T }, () => e)),
+		_diverging: false,
+		_has_samples: false,
+		_metrics: [],
+	};
+}
+
+// -- frames ---------------------------------------------------------------------------
+/** Resolves after the next frame: {raf: time of the rAF callback, frame: after that frame's work}. */
+function nextFrame() {
+	return new Promise((resolve) => {
+		requestAnimationFrame(() => {
+			const raf = performance.now();
+			const ch = new MessageChannel();
+			ch.port1.onmessage = () => resolve({ raf, frame: performance.now() });
+			ch.port2.postMessage(0);
+		});
+	});
+}
+
+/** A random pause of 0–1 frame, so that a change lands at a random phase of the
+ * display's frame clock (as user input does) instead of just after a frame. */
+const jitter = () => new Promise((r) => setTimeout(r, Math.random() * 16.7));
+
+const lastMeasure = (name) => performance.getEntriesByName(name, "measure").at(-1)?.duration ?? null;
+const countMeasures = (name) => performance.getEntriesByName(name, "measure").length;
+const canvases = () => [...host.querySelectorAll("canvas.cw-matrix")];
+
+/** Opaque pixels and a cheap hash of a canvas (forces its rasterisation: never inside a timing). */
+function ink(canvas) {
+	const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+	let opaque = 0;
+	let hash = 0;
+	const colours = new Set();
+	for (let i = 0; i < d.length; i += 4) {
+		if (d[i + 3] === 0) continue;
+		opaque++;
+		hash = (Math.imul(hash, 31) + ((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]) + i) | 0;
+		if (colours.size < 64) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+	}
+	return { width: canvas.width, height: canvas.height, opaque, colours: colours.size, hash };
+}
+
+// -- the widget -------------------------------------------------------------------------
+let current = null; // {model, cleanup, data, K, E, T}
+
+function unmount() {
+	if (!current) return;
+	current.cleanup?.();
+	current.offInit?.();
+	host.replaceChildren();
+	current = null;
+}
+
+/** Generate the data once per (K, E, T); mounting then reuses it. */
+const dataCache = new Map();
+function dataFor(K, E, T) {
+	const key = `${K}/${E}/${T}`;
+	if (!dataCache.has(key)) {
+		dataCache.clear(); // one data set at a time: K = 1000 × 20 epochs is 80 MB
+		dataCache.set(key, makeCounts(K, E, T));
+	}
+	return dataCache.get(key);
+}
+
+/**
+ * Mounts a fresh view on a fresh model (as a notebook output does) and times it:
+ * cw:first-paint (the widget's own measure) and render() → the frame after it.
+ */
+async function mount({ K, E, T = 1 }) {
+	unmount();
+	await nextFrame();
+	const data = dataFor(K, E, T);
+	await jitter();
+	const model = fakeModel(traits(K, E, T, data));
+	const offInit = widget.initialize({ model });
+	const before = countMeasures("cw:first-paint");
+	const t0 = performance.now();
+	const cleanup = widget.render({ model, el: host });
+	const { raf, frame } = await nextFrame();
+	current = { model, cleanup, offInit, data, K, E, T };
+	if (countMeasures("cw:first-paint") !== before + 1) throw new Error("no cw:first-paint measure");
+	const cs = canvases();
+	if (cs.length !== T) throw new Error(`expected ${T} canvases, found ${cs.length}`);
+	return {
+		firstPaint: lastMeasure("cw:first-paint"),
+		toRaf: raf - t0,
+		toFrame: frame - t0,
+		epochs: cs.map((c) => c.dataset.epoch),
+		offDiagonalFill: meanFill(data, K, E, T),
+	};
+}
+
+/** One epoch change through the model (as a Python-side or slider change arrives) or through the slider's input. */
+async function step(epoch, via) {
+	await jitter();
+	const before = countMeasures("cw:epoch-step");
+	const t0 = performance.now();
+	if (via === "slider") {
+		const input = host.querySelector("input.cw-epoch-slider");
+		input.value = String(epoch);
+		input.dispatchEvent(new Event("input", { bubbles: true }));
+	} else {
+		current.model.set("epoch", epoch);
+	}
+	const { raf, frame } = await nextFrame();
+	if (countMeasures("cw:epoch-step") !== before + 1) throw new Error(`no cw:epoch-step measure for epoch ${epoch}`);
+	const bad = canvases().filter((c) => c.dataset.epoch !== String(epoch));
+	if (bad.length) throw new Error(`canvas still shows epoch ${bad[0].dataset.epoch}, expected ${epoch}`);
+	return { step: lastMeasure("cw:epoch-step"), toRaf: raf - t0, toFrame: frame - t0 };
+}
+
+/** `passes` sweeps through every epoch (0 → E-1, starting from the shown one). */
+async function sweep(passes, via = "model") {
+	const out = { step: [], toRaf: [], toFrame: [] };
+	const E = current.E;
+	let epoch = Number(current.model.get("epoch"));
+	for (let p = 0; p < passes; p++) {
+		for (let i = 0; i < E; i++) {
+			epoch = (epoch + 1) % E;
+			const res = await step(epoch, via);
+			for (const k of Object.keys(out)) out[k].push(res[k]);
+		}
+	}
+	return out;
+}
+
+/** Real pixels: every canvas is painted, and two epochs look different. */
+async function verify() {
+	const cs = canvases();
+	const a = cs.map(ink);
+	const E = current.E;
+	const e0 = Number(current.model.get("epoch"));
+	await step((e0 + Math.floor(E / 2)) % E, "model");
+	const b = cs.map(ink);
+	await step(e0, "model");
+	return {
+		canvases: a.map((x, i) => ({ ...x, hashOtherEpoch: b[i].hash })),
+	};
+}
+
+// -- the peer: plotly -----------------------------------------------------------------
+function loadPlotly() {
+	if (window.Plotly) return Promise.resolve();
+	return new Promise((resolve, reject) => {
+		const s = document.createElement("script");
+		s.src = "/plotly.min.js";
+		s.onload = resolve;
+		s.onerror = () => reject(new Error("could not load plotly"));
+		document.head.append(s);
+	});
+}
+
+/** Nested arrays, as a plotly heatmap (FiftyOne's confusion matrix) gets them. */
+function zOf(data, K, epoch) {
+	const base = epoch * K * K;
+	const z = new Array(K);
+	for (let r = 0; r < K; r++) z[r] = Array.from(data.subarray(base + r * K, base + (r + 1) * K));
+	return z;
+}
+
+function plotlyFigure(K, z) {
+	const labels = Array.from({ length: K }, (_, i) => `class ${i}`);
+	return {
+		data: [{ type: "heatmap", z, x: labels, y: labels, colorscale: "Blues", reversescale: true }],
+		layout: { width: 900, height: 900, yaxis: { autorange: "reversed" }, margin: { l: 80, t: 20, r: 20, b: 80 } },
+		config: { responsive: false },
+	};
+}
+
+/** Plotly.newPlot until rendered (its promise, then a frame), then Plotly.react per epoch. */
+async function plotlyRun({ K, E, mounts = 3, steps = 8 }) {
+	await loadPlotly();
+	unmount();
+	const data = dataFor(K, E, 1);
+	const first = [];
+	for (let i = 0; i < mounts; i++) {
+		window.Plotly.purge(plot);
+		plot.replaceChildren();
+		await nextFrame();
+		const fig = plotlyFigure(K, zOf(data, K, 0));
+		await jitter();
+		const t0 = performance.now();
+		await window.Plotly.newPlot(plot, fig.data, fig.layout, fig.config);
+		const { frame } = await nextFrame();
+		first.push(frame - t0);
+	}
+	const shot = plot.querySelector("image, canvas");
+	if (!shot) throw new Error("plotly drew no heatmap image");
+	const stepTimes = [];
+	for (let i = 1; i <= steps; i++) {
+		const fig = plotlyFigure(K, zOf(data, K, i % E)); // building z is not timed
+		await jitter();
+		const t0 = performance.now();
+		await window.Plotly.react(plot, fig.data, fig.layout, fig.config);
+		const { frame } = await nextFrame();
+		stepTimes.push(frame - t0);
+	}
+	window.Plotly.purge(plot);
+	plot.replaceChildren();
+	return { firstPaint: first, step: stepTimes };
+}
+
+window.bench = { mount, sweep, verify, unmount, plotlyRun, ready: true };

@@ -196,6 +196,7 @@ class ConfusionWidget(anywidget.AnyWidget):
     _tile_epochs = t.List(t.List(t.Int())).tag(sync=True)
     _has_samples = t.Bool(False).tag(sync=True)
     _metrics = t.List(t.Dict()).tag(sync=True)
+    _revision = t.Int(0).tag(sync=True)  # bumped when the source's data changes
 
     def __init__(
         self,
@@ -681,6 +682,7 @@ class ConfusionWidget(anywidget.AnyWidget):
                     self.set_trait("epoch", len(self._mats) - 1)
                 self._send_window(force=True)
                 self._metrics = self._metrics_at(self.epoch)
+                self._revision += 1
 
     def _send_window(self, force: bool = False) -> None:
         state = self._window_state(self.epoch, None if force else self._window)

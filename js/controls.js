@@ -80,7 +80,7 @@ export function createControls(model) {
 		colormap.disabled = kinds.every((k) => k.diverging);
 		colormap.title = colormap.disabled ? "difference views use a diverging blue–red colormap" : "";
 	};
-	cleanups.push(listen(model, ["change:_diverging", "change:_diff_of", "change:tile_titles"], syncDiverging));
+	cleanups.push(listen(model, ["change:_diff_of", "change:tile_titles"], syncDiverging));
 	syncDiverging();
 
 	return {

@@ -86,6 +86,19 @@ export function hitTest(x, y, geom) {
 	return { row, col };
 }
 
+/**
+ * The class whose label area is under CSS point (x, y): {axis: "row", index} left
+ * of the cells, {axis: "col", index} above them, else null. Every row and column
+ * counts, also those whose label is skipped (every n-th shown).
+ */
+export function labelHitTest(x, y, geom) {
+	const col = Math.floor((x - geom.x0) / geom.cellW);
+	const row = Math.floor((y - geom.y0) / geom.cellH);
+	if (x >= 0 && x < geom.x0 && row >= 0 && row < geom.rows) return { axis: "row", index: row };
+	if (y >= 0 && y < geom.y0 && col >= 0 && col < geom.cols) return { axis: "col", index: col };
+	return null;
+}
+
 /** A text measurer for `font`, or a width estimate where canvas is unavailable (jsdom). */
 export function makeMeasure(font, fontSize = FONT_SIZE) {
 	const ctx = typeof document === "undefined" ? null : document.createElement("canvas").getContext?.("2d");

@@ -5,7 +5,7 @@
 // attributes (CSS pixels) for tests and benchmarks.
 
 import { formatValue } from "./format.js";
-import { hitTest } from "./layout.js";
+import { hitTest, labelHitTest } from "./layout.js";
 
 /** Up to this K, one fillRect per cell; above, one K×K ImageData scaled up. */
 const RECT_MAX_K = 300;
@@ -159,8 +159,9 @@ function sizeCanvas(canvas, geom) {
 }
 
 /**
- * The view of tile `tile`. `onHover(tile, cell|null, event)` and `onSelect(tile, cell)`
- * report pointer input as cells; `onFocus()` asks for the markers to be placed again.
+ * The view of tile `tile`. `onHover(tile, cell|null, event, label|null)` and
+ * `onSelect(tile, cell)` report pointer input as cells (`label`: the row/column
+ * label under the pointer, from labelHitTest); `onFocus()` asks for the markers to be placed again.
  */
 export function createMatrixView(tile, { onHover, onSelect, onFocus }) {
 	const el = document.createElement("div");
@@ -183,13 +184,17 @@ export function createMatrixView(tile, { onHover, onSelect, onFocus }) {
 	let dpr = 1;
 	const scratch = {};
 
-	const cellAt = (event) => {
+	const pointIn = (event, test) => {
 		if (!geom) return null;
 		const rect = canvas.getBoundingClientRect();
-		return hitTest(event.clientX - rect.left, event.clientY - rect.top, geom);
+		return test(event.clientX - rect.left, event.clientY - rect.top, geom);
 	};
+	const cellAt = (event) => pointIn(event, hitTest);
 	const listeners = {
-		mousemove: (e) => onHover(tile, cellAt(e), e),
+		mousemove: (e) => {
+			const cell = cellAt(e);
+			onHover(tile, cell, e, cell ? null : pointIn(e, labelHitTest));
+		},
 		mouseleave: (e) => onHover(tile, null, e),
 		click: (e) => {
 			const cell = cellAt(e);

@@ -1,15 +1,20 @@
 // The image panel: the samples behind the selected cell, fetched page by page
 // from Python as encoded thumbnails (custom messages + binary buffers), with
-// detection boxes drawn over them and a larger view on click. Replies to an old
-// selection are dropped; errors and timeouts are shown, never a stuck spinner.
+// their captions (and, in a difference tile, whether they entered or left the
+// cell), detection boxes drawn over them, and a larger view on click with the
+// sample's prediction history. Replies to an old selection are dropped; errors
+// and timeouts are shown, never a stuck spinner.
 
 import { createBoxesOverlay } from "./boxes.js";
 import { formatPercent } from "./format.js";
+import { createHistory } from "./history.js";
 import { createRequester } from "./requests.js";
 import { intTrait, listen, stringList } from "./traits.js";
 
 /** Scrubbing epochs with a cell selected re-fetches once the slider rests. */
 const EPOCH_REFRESH_MS = 250;
+/** Entries of a difference tile say which way they moved (`change`). */
+const CHANGES = new Set(["entered", "left"]);
 let panels = 0;
 
 function element(tag, className, text) {
@@ -118,8 +123,12 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 				if (e.key === "Enter") openLarge(sample);
 			});
 		}
-		if (sample.caption) figure.title = String(sample.caption);
+		if (CHANGES.has(sample.change)) figure.classList.add(`cw-${sample.change}`);
 		figure.append(element("figcaption", "", `#${sample.id}${conf}`));
+		if (sample.caption) {
+			figure.title = String(sample.caption);
+			figure.append(element("div", "cw-thumb-caption", String(sample.caption)));
+		}
 		return { figure, img };
 	}
 
@@ -202,6 +211,20 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 		if (selectedCell(model)) epochTimer = setTimeout(queueRefresh, EPOCH_REFRESH_MS);
 	}
 
+	/** The run epoch on screen for history entry `title` (a tile title; the only tile for one run). */
+	function currentEpochOf(title) {
+		const epoch = intTrait(model, "epoch");
+		const titles = stringList(model, "tile_titles");
+		const t = titles.length <= 1 ? 0 : titles.indexOf(title);
+		if (t < 0) return -1;
+		const shown = model.get("_tile_epochs")?.[epoch]?.[t];
+		return Number.isInteger(shown) ? shown : epoch;
+	}
+
+	function onRevision() {
+		if (selectedCell(model)) queueRefresh();
+	}
+
 	function closeLarge() {
 		if (!large) return;
 		URL.revokeObjectURL(large.url);
@@ -235,6 +258,8 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 		try {
 			const { msg, buffers } = await requester.request({ type: "image", sample: sample.id });
 			if (large !== mine) return;
+			const history = createHistory(msg.history, currentEpochOf);
+			if (history) box.append(history);
 			const buffer = bufferAt(buffers, msg.buffer);
 			if (!buffer) throw new Error("no image in the reply");
 			const width = msg.width ?? sample.width;
@@ -263,6 +288,8 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 	const unlisten = [
 		listen(model, ["change:selected", "change:selected_tile", "change:_has_samples", "change:labels"], queueRefresh),
 		listen(model, ["change:epoch"], onEpoch),
+		// Python's data changed (a new epoch, a new threshold): the cell's samples may have too.
+		listen(model, ["change:_revision"], onRevision),
 	];
 	refresh();
 

@@ -210,6 +210,70 @@ describe("panel", () => {
 		panel.destroy();
 	});
 
+	it("shows captions and marks entries that entered or left a difference cell", async () => {
+		const model = createFakeModel({ selected_tile: 2, tile_titles: ["a", "b", "b \u2212 a"] });
+		const panel = createPanel(model);
+		const request = await selectCell(model, 0, 1);
+		const list = samples(0, 3).map((s, i) => ({ ...s, change: ["entered", "left", "sideways"][i], caption: `${["entered", "left", "?"][i]} \u00b7 a: <b>cat</b> \u2192 b: dog` }));
+		model.reply(...cellReply(request, 3, list));
+		await settle();
+		const figures = [...panel.el.querySelectorAll(".cw-thumb")];
+		expect(figures.map((f) => ["cw-entered", "cw-left"].filter((c) => f.classList.contains(c)))).toEqual([["cw-entered"], ["cw-left"], []]);
+		expect(figures[0].querySelector(".cw-thumb-caption").textContent).toBe("entered \u00b7 a: <b>cat</b> \u2192 b: dog");
+		expect(panel.el.querySelector(".cw-thumb b")).toBeNull();
+		expect(figures[0].querySelector("figcaption").textContent).toBe("#800 \u00b7 97%");
+		panel.destroy();
+	});
+
+	it("shows the sample's history under the large image, the epoch on screen marked", async () => {
+		const model = createFakeModel({ epoch: 2, tile_titles: ["A", "B"], _tile_epochs: [[0, 0], [1, 1], [2, 1]] });
+		const panel = createPanel(model);
+		document.body.append(panel.el);
+		const request = await selectCell(model, 0, 1);
+		model.reply(...cellReply(request, 1, samples(0, 1)));
+		await settle();
+		panel.el.querySelector(".cw-thumb").click();
+		const ask = model.sent[model.sent.length - 1];
+		const run = (title, n) => ({
+			title,
+			epochs: ["e0", "e1", "e2"].slice(0, n),
+			true: Array(n).fill("cat"),
+			pred: ["dog", "<b>cat</b>", "cat"].slice(0, n),
+			confidence: [0.4, 0.6, 0.99].slice(0, n),
+		});
+		model.reply({ type: "image", id: ask.id, mime: "image/png", buffer: 0, error: null, history: [run("A", 3), run("B", 2)] }, [PNG]);
+		await settle();
+		const history = panel.el.querySelector(".cw-large .cw-history");
+		const [a, b] = history.querySelectorAll("table");
+		expect(a.querySelectorAll(".cw-history-wrong")).toHaveLength(2);
+		expect(a.querySelectorAll(".cw-history-right")).toHaveLength(1);
+		expect(a.querySelector(".cw-history-current").cells[0].textContent).toBe("e2");
+		expect(b.querySelector(".cw-history-current").cells[0].textContent).toBe("e1");
+		expect(history.querySelector("b")).toBeNull();
+		expect(history.textContent).toContain("<b>cat</b>");
+		panel.destroy();
+	});
+
+	it("fetches the selected cell again when Python's data changes (_revision)", async () => {
+		const model = createFakeModel({ _revision: 0 });
+		const panel = createPanel(model);
+		const first = await selectCell(model, 0, 1);
+		model.reply(...cellReply(first, 1, samples(0, 1)));
+		await settle();
+		model.set("_revision", 1);
+		await settle();
+		const again = model.sent[model.sent.length - 1];
+		expect(again).toMatchObject({ type: "cell", row: 0, col: 1, offset: 0 });
+		expect(again.id).not.toBe(first.id);
+		model.set("selected", null);
+		await settle();
+		const asked = model.sent.length;
+		model.set("_revision", 2);
+		await settle();
+		expect(model.sent).toHaveLength(asked);
+		panel.destroy();
+	});
+
 	it("explains how to get examples when the widget has none", async () => {
 		const model = createFakeModel({ _has_samples: false });
 		const panel = createPanel(model);

@@ -17,7 +17,10 @@ const DEFAULTS = {
 	_counts: new DataView(new ArrayBuffer(0)),
 	_window: [0, 0],
 	_accuracy: [],
-	_diverging: false,
+	_diff_of: [null],
+	_tile_epochs: [],
+	_metrics: [],
+	threshold: null,
 	_has_samples: true,
 };
 

@@ -1,5 +1,6 @@
 // The tile grid: one matrix view per tile title (several runs side by side), in a
-// CSS grid whose column count follows the available width. All tiles share one
+// CSS grid whose column count follows the available width, each under a heading
+// (title, plus a note such as "showing epoch 3 (its last)"). All tiles share one
 // geometry, one slider and one set of controls.
 
 import { createMatrixView } from "./matrix_view.js";
@@ -12,24 +13,33 @@ export function createTiles(handlers) {
 	el.className = "cw-tiles";
 	let views = [];
 	let titles = [];
+	let headings = [];
+	let notes = [];
+
+	function showHeading(t) {
+		const text = notes[t] ? [titles[t], notes[t]].filter(Boolean).join(" \u00b7 ") : titles[t];
+		headings[t].textContent = text;
+		// A single tile only shows a heading if it has something to say.
+		headings[t].hidden = !text;
+	}
 
 	function build(next) {
 		for (const view of views) view.destroy();
 		el.replaceChildren();
 		titles = next;
+		notes = next.map(() => "");
+		headings = next.map(() => {
+			const heading = document.createElement("div");
+			heading.className = "cw-tile-title";
+			return heading;
+		});
 		views = next.map((title, t) => {
 			const view = createMatrixView(t, handlers);
 			const box = document.createElement("div");
 			box.className = "cw-tile";
-			// A single tile only gets a heading if Python gave it a name.
-			if (next.length > 1 || title) {
-				const heading = document.createElement("div");
-				heading.className = "cw-tile-title";
-				heading.textContent = title;
-				box.append(heading);
-			}
-			box.append(view.el);
+			box.append(headings[t], view.el);
 			el.append(box);
+			showHeading(t);
 			return view;
 		});
 	}
@@ -45,6 +55,14 @@ export function createTiles(handlers) {
 			if (list.length === titles.length && list.every((t, i) => t === titles[i])) return false;
 			build(list);
 			return true;
+		},
+		/** Sets each tile's note (text after its title; "" for none). */
+		setNotes(next) {
+			next.forEach((note, t) => {
+				if (t >= headings.length || note === notes[t]) return;
+				notes[t] = note;
+				showHeading(t);
+			});
 		},
 		/** Sets the grid columns for `width` CSS pixels; returns the width of one tile. */
 		layout(width) {

@@ -1,5 +1,6 @@
-// The hover tooltip: light DOM filled with textContent only (class names are
-// user text, never HTML).
+// The hover tooltip: a cell's counts and its history sparkline, or the full name
+// under a row/column label. Light DOM filled with textContent only (class names
+// are user text, never HTML).
 
 import { formatCount, formatPercent } from "./format.js";
 
@@ -20,11 +21,19 @@ export function createTooltip() {
 		return row;
 	}
 
+	function place(rows, x, y) {
+		el.replaceChildren(...rows);
+		el.style.left = `${x + 14}px`;
+		el.style.top = `${y + 14}px`;
+		el.hidden = false;
+	}
+
 	return {
 		el,
 		/**
-		 * info = {title?, trueLabel, predLabel, count, rowSum, colSum, diverging}; (x, y)
-		 * is the pointer position relative to the tooltip's offset parent.
+		 * info = {title?, trueLabel, predLabel, count, rowSum, colSum, diverging,
+		 * sparkline?: an element}; (x, y) is the pointer position relative to the
+		 * tooltip's offset parent.
 		 */
 		show(info, x, y) {
 			const rows = [];
@@ -43,10 +52,12 @@ export function createTooltip() {
 				rows.push(line("% of row", info.rowSum ? formatPercent(info.count / info.rowSum) : "\u2014"));
 				rows.push(line("% of column", info.colSum ? formatPercent(info.count / info.colSum) : "\u2014"));
 			}
-			el.replaceChildren(...rows);
-			el.style.left = `${x + 14}px`;
-			el.style.top = `${y + 14}px`;
-			el.hidden = false;
+			if (info.sparkline) rows.push(info.sparkline);
+			place(rows, x, y);
+		},
+		/** The full class name under a row ("true") or column ("predicted") label. */
+		showLabel(axis, name, x, y) {
+			place([line(axis === "row" ? "true class" : "predicted class", name)], x, y);
 		},
 		hide() {
 			el.hidden = true;

@@ -28,15 +28,14 @@ export function stringList(model, name) {
 }
 
 /**
- * Per tile: whether it holds signed differences, and of which tiles ([a, b] for
- * b − a, from `_diff_of`; null when unknown). `_diverging` marks every tile.
+ * Per tile: whether it holds signed differences, and of which tiles: `_diff_of`
+ * gives [a, b] for a tile showing b − a, null for an ordinary tile.
  */
 export function tileKinds(model, T) {
-	const all = Boolean(model.get("_diverging"));
 	const diffOf = model.get("_diff_of");
 	return Array.from({ length: T }, (_, t) => {
 		const pair = Array.isArray(diffOf) ? diffOf[t] : null;
 		const valid = Array.isArray(pair) && pair.length === 2 && pair.every((i) => Number.isInteger(i) && i >= 0 && i < T && i !== t);
-		return { diverging: all || valid, diffOf: valid ? pair : null };
+		return { diverging: valid, diffOf: valid ? pair : null };
 	});
 }

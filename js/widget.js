@@ -3,15 +3,21 @@
 // runs once per model and only reports malformed data to the console, so two
 // views of one model do not log the same problem twice.
 
+import { createConfused } from "./confused.js";
 import { decodeCounts } from "./counts.js";
 import { computeFrame } from "./frame.js";
 import { createControls } from "./controls.js";
 import { keyAction } from "./keyboard.js";
 import { computeGeometry, makeMeasure, FONT_SIZE } from "./layout.js";
 import { createLegend } from "./legend.js";
+import { createMetrics } from "./metrics.js";
 import { createPanel, selectedCell } from "./panel.js";
 import { marginals } from "./scales.js";
+import { cellSeries } from "./series.js";
 import { createSlider } from "./slider.js";
+import { createSparkline } from "./sparkline.js";
+import { createThreshold } from "./threshold.js";
+import { tileEpochNotes } from "./tile_notes.js";
 import { createTiles } from "./tiles.js";
 import { createTooltip } from "./tooltip.js";
 import { intTrait, listen, setTraits, stringList, tileKinds } from "./traits.js";
@@ -80,6 +86,7 @@ function mountView(model, el) {
 		counts: null, // {decoded} | {error}
 		frame: null, // the last frame drawn
 		hover: null, // {tile, row, col}
+		sparkline: null, // {key, decoded, el}: the hovered cell's sparkline, kept while the pointer stays on it
 		width: 0,
 		queued: { layout: true, data: true },
 		flushPending: false,
@@ -90,15 +97,20 @@ function mountView(model, el) {
 
 	const tiles = createTiles({ onHover, onSelect, onFocus: drawOverlays });
 	const controls = createControls(model);
+	const threshold = createThreshold(model);
 	const legend = createLegend();
 	const slider = createSlider(model, {
 		canAdvance: () => state.counts?.decoded?.has(intTrait(model, "epoch")) ?? false,
 	});
 	const tooltip = createTooltip();
 	const panel = createPanel(model);
-	toolbar.append(controls.el, legend.el);
+	const confused = createConfused(model);
+	const metrics = createMetrics(model);
+	const details = element("div", "cw-details");
+	details.append(confused.el, metrics.el);
+	toolbar.append(controls.el, threshold.el, legend.el);
 	stage.append(tiles.el, note);
-	root.append(heading, toolbar, slider.el, stage, axes, panel.el, tooltip.el);
+	root.append(heading, toolbar, slider.el, stage, axes, details, panel.el, tooltip.el);
 	el.append(root);
 
 	function showTitle() {
@@ -136,6 +148,17 @@ function mountView(model, el) {
 			}),
 		);
 		legend.update(frame.legend, frame.aggregation);
+		tiles.setNotes(
+			tileEpochNotes({
+				tileEpochs: model.get("_tile_epochs"),
+				epoch: frame.epoch,
+				epochLabels: stringList(model, "epoch_labels"),
+				nEpochs: intTrait(model, "n_epochs", 1),
+				kinds: tileKinds(model, frame.counts.length),
+			}),
+		);
+		const accuracy = model.get("_accuracy")?.[frame.epoch]?.[0];
+		confused.update({ counts: frame.counts[0], K: frame.K, diverging: frame.diverging[0], accuracy });
 	}
 
 	/** Applies queued changes (layout, decoding, then one repaint of every tile), never throwing. */
@@ -207,17 +230,37 @@ function mountView(model, el) {
 		);
 	}
 
-	function onHover(tile, cell, event) {
+	/** The hovered cell's values across the window's epochs, rebuilt only when cell or data change. */
+	function sparklineFor(tile, cell, frame) {
+		const nEpochs = intTrait(model, "n_epochs", 1);
+		const decoded = state.counts?.decoded;
+		if (nEpochs <= 1 || !decoded) return null;
+		const key = [tile, cell.row, cell.col, frame.epoch, frame.aggregation].join(":");
+		if (state.sparkline?.key === key && state.sparkline.decoded === decoded) return state.sparkline.el;
+		const kind = tileKinds(model, frame.counts.length)[tile];
+		const points = cellSeries(decoded, { tile, ...cell, K: frame.K, aggregation: frame.aggregation, kind, nEpochs });
+		const el = createSparkline(points, frame.epoch, { signed: kind.diverging });
+		state.sparkline = { key, decoded, el };
+		return el;
+	}
+
+	function onHover(tile, cell, event, label) {
 		state.hover = cell ? { tile, ...cell } : null;
 		drawOverlays();
 		const frame = state.frame;
 		const { labels, titles } = shape(model);
 		const K = labels.length;
+		const box = root.getBoundingClientRect();
+		const hotRow = cell ? cell.row : label?.axis === "row" ? label.index : null;
+		if (hotRow === null) metrics.setHot();
+		else metrics.setHot(labels[hotRow], titles[tile]);
+		if (!cell && label && label.index < K) {
+			return tooltip.showLabel(label.axis, labels[label.index], event.clientX - box.left, event.clientY - box.top);
+		}
 		// The last frame may predate new labels or tiles: no tooltip until it is redrawn.
 		if (!cell || !frame || frame.K !== K || !frame.counts[tile]) return tooltip.hide();
 		frame.marginals[tile] ??= marginals(frame.counts[tile], K, frame.diverging[tile]);
 		const sums = frame.marginals[tile];
-		const box = root.getBoundingClientRect();
 		tooltip.show(
 			{
 				title: titles.length > 1 ? titles[tile] : "",
@@ -227,6 +270,7 @@ function mountView(model, el) {
 				rowSum: sums.rows[cell.row],
 				colSum: sums.cols[cell.col],
 				diverging: frame.diverging[tile],
+				sparkline: sparklineFor(tile, cell, frame),
 			},
 			event.clientX - box.left,
 			event.clientY - box.top,
@@ -268,7 +312,16 @@ function mountView(model, el) {
 		listen(model, ["change:epoch"], onEpoch),
 		listen(
 			model,
-			["change:aggregation", "change:color_scale", "change:colormap", "change:hide_diagonal", "change:_diverging", "change:_diff_of"],
+			[
+				"change:aggregation",
+				"change:color_scale",
+				"change:colormap",
+				"change:hide_diagonal",
+				"change:_diff_of",
+				"change:_tile_epochs",
+				"change:epoch_labels",
+				"change:n_epochs",
+			],
 			() => schedule(),
 		),
 		listen(model, ["change:selected", "change:selected_tile"], drawOverlays),
@@ -289,7 +342,7 @@ function mountView(model, el) {
 		resize?.disconnect();
 		for (const off of unlisten) off();
 		root.removeEventListener("keydown", onKey);
-		for (const part of [tiles, controls, legend, slider, panel]) part.destroy();
+		for (const part of [tiles, controls, threshold, legend, slider, panel, confused, metrics]) part.destroy();
 		root.remove();
 	};
 }

@@ -251,3 +251,128 @@ describe("render", () => {
 		cleanup();
 	});
 });
+
+describe("comparison and insight features", () => {
+	/** Two runs, 3 epochs; run B has 2 epochs and keeps showing its epoch 1. */
+	function compareModel(extra = {}) {
+		const values = [];
+		for (let e = 0; e < 3; e++) {
+			values.push(e + 1, 2, 0, 0, e + 1, 1, 0, 0, e + 1); // A
+			values.push(1, 0, 0, 0, 1, 0, 0, 0, 1); // B
+		}
+		return makeModel({
+			labels: ["cat", "dog", "bird"],
+			tile_titles: ["A", "B"],
+			_diff_of: [null, null],
+			_counts: int32Bytes(values),
+			_tile_epochs: [[0, 0], [1, 1], [2, 1]],
+			_accuracy: [[0.5, 1], [0.6, 1], [0.7, 1]],
+			...extra,
+		});
+	}
+
+	it("titles a tile that shows another epoch than the slider's", async () => {
+		const model = compareModel({ epoch_labels: ["e0", "<b>e1</b>", "e2"] });
+		const { el, cleanup } = await mount(model);
+		const titles = () => [...el.querySelectorAll(".cw-tile-title")].map((t) => t.textContent);
+		expect(titles()).toEqual(["A", "B"]);
+		model.set("epoch", 2);
+		await settle();
+		expect(titles()).toEqual(["A", "B \u00b7 showing <b>e1</b> (its last)"]);
+		expect(el.querySelector(".cw-tile-title b")).toBeNull();
+		model.set("epoch", 1);
+		await settle();
+		expect(titles()).toEqual(["A", "B"]);
+		cleanup();
+	});
+
+	it("the tooltip carries the cell's sparkline over the window, none for one epoch", async () => {
+		const model = makeModel();
+		const { el, cleanup, canvas } = await mount(model);
+		mouse(canvas, "mousemove", 0, 0);
+		const line = el.querySelector(".cw-tooltip svg.cw-sparkline .cw-sparkline-line");
+		const ys = line.getAttribute("points").split(" ").map((p) => Number(p.split(",")[1]));
+		// Epochs 0…2 hold 1, 2, 3 on the diagonal: the line rises (y grows downwards).
+		expect(ys).toHaveLength(3);
+		expect(ys[0]).toBeGreaterThan(ys[1]);
+		expect(ys[1]).toBeGreaterThan(ys[2]);
+		expect(el.querySelector(".cw-sparkline-current")).not.toBeNull();
+		cleanup();
+
+		const single = makeModel({ n_epochs: 1, _counts: int32Bytes([1, 2, 0, 0, 1, 1, 0, 0, 1]), _window: [0, 1] });
+		const view = await mount(single);
+		mouse(view.canvas, "mousemove", 0, 0);
+		expect(view.el.querySelector(".cw-tooltip").hidden).toBe(false);
+		expect(view.el.querySelector(".cw-sparkline")).toBeNull();
+		view.cleanup();
+	});
+
+	it("hovering a row or column label shows the full class name", async () => {
+		const model = makeModel();
+		const { el, cleanup, canvas } = await mount(model);
+		const d = canvas.dataset;
+		canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: 2, clientY: Number(d.y0) + 5, bubbles: true }));
+		const tooltip = el.querySelector(".cw-tooltip");
+		expect(tooltip.hidden).toBe(false);
+		expect(tooltip.textContent).toBe(`true class ${XSS}`);
+		canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: Number(d.x0) + 1.5 * Number(d.cellW), clientY: 2, bubbles: true }));
+		expect(tooltip.textContent).toBe("predicted class dog");
+		expect(el.querySelector(".cw-tooltip img")).toBeNull();
+		cleanup();
+	});
+
+	it("a threshold slider sits in the toolbar while the trait is a number", async () => {
+		const model = makeModel({ threshold: 0.5 });
+		const { el, cleanup } = await mount(model);
+		const control = el.querySelector(".cw-toolbar .cw-threshold-control");
+		expect(control.hidden).toBe(false);
+		const input = control.querySelector("input.cw-threshold");
+		input.value = "0.3";
+		input.dispatchEvent(new Event("change"));
+		expect(model.get("threshold")).toBe(0.3);
+		model.set("threshold", null);
+		expect(control.hidden).toBe(true);
+		cleanup();
+		expect(model.listenerCount()).toBe(0);
+	});
+
+	it("the metrics row of the hovered cell's true class is highlighted", async () => {
+		const rows = ["x", "dog", "bird"].map((label, i) => ({ label, precision: 0.5, recall: 0.5, f1: 0.5, support: i }));
+		const model = makeModel({ labels: ["x", "dog", "bird"], _metrics: rows });
+		const { el, cleanup, canvas } = await mount(model);
+		const details = el.querySelector("details.cw-metrics");
+		details.open = true;
+		details.dispatchEvent(new Event("toggle"));
+		mouse(canvas, "mousemove", 1, 2);
+		expect([...el.querySelectorAll(".cw-metrics-hot")].map((tr) => tr.cells[0].textContent)).toEqual(["dog"]);
+		mouse(canvas, "mouseleave", 1, 2);
+		expect(el.querySelectorAll(".cw-metrics-hot")).toHaveLength(0);
+		cleanup();
+	});
+
+	it("most confused pairs of tile 0 follow the epoch and select on click", async () => {
+		const model = compareModel({ selected_tile: 1 });
+		const { el, cleanup } = await mount(model);
+		const details = el.querySelector("details.cw-confused");
+		expect(details.hidden).toBe(false);
+		details.open = true;
+		details.dispatchEvent(new Event("toggle"));
+		const items = () => [...details.querySelectorAll(".cw-confused-item")];
+		expect(items().map((b) => b.textContent)).toEqual(["cat \u2192 dog: 2", "dog \u2192 bird: 1"]);
+		items()[1].click();
+		expect(model.get("selected")).toEqual([1, 2]);
+		expect(model.get("selected_tile")).toBe(0);
+		cleanup();
+	});
+
+	it("only _diff_of makes a tile a difference (the old _diverging is gone)", async () => {
+		const model = makeModel({ _diverging: true });
+		const { el, cleanup } = await mount(model);
+		expect(el.querySelector(".cw-legend-title").textContent).toBe("count");
+		model.set("_diff_of", [[0, 0]]);
+		await settle();
+		// A tile cannot be its own difference: still sequential.
+		expect(el.querySelector(".cw-legend-title").textContent).toBe("count");
+		cleanup();
+	});
+});

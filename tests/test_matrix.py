@@ -18,6 +18,7 @@ from confusion_widget.matrix import (
 )
 
 
+@pytest.mark.filterwarnings("ignore:A single label was found:UserWarning")
 @pytest.mark.parametrize("k", [1, 2, 7, 50])
 def test_counts_equal_sklearn(k):
     rng = np.random.default_rng(k)

@@ -152,7 +152,6 @@ function traits(K, E, T, data) {
 		),
 		_diff_of: Array.from({ length: T }, () => null),
 		_tile_epochs: Array.from({ length: E }, (_, e) => Array.from({ length: T }, () => e)),
-		_diverging: false,
 		_has_samples: false,
 		_metrics: [],
 	};

@@ -129,9 +129,6 @@ def test_multilabel_cells_and_threshold(lab_page, lab_server, lab_events):
     assert lab_events.widget_errors() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "frontend bug: the image panel is only re-fetched on selected/selected_tile/epoch/"
-    "labels changes, so after w.threshold changes it keeps listing the old cell members"))
 def test_multilabel_panel_follows_threshold(lab_page, lab_server, lab_events):
     page = lab_page
     run_notebook(page, lab_server, "multilabel.ipynb")

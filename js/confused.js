@@ -1,0 +1,99 @@
+// "Most confused pairs": the largest off-diagonal cells of tile 0 at the current
+// epoch, as a collapsible list whose items select their cell. The list is only
+// computed while open; closed, the tile's accuracy (or, without one, an
+// early-exit scan) decides whether there is anything to show.
+
+import { formatCount } from "./format.js";
+import { setTraits, stringList } from "./traits.js";
+
+const TOP = 10;
+
+/** The `n` largest positive off-diagonal cells [{row, col, count}], largest first, ties row-major. */
+export function topConfused(counts, K, n = TOP) {
+	const top = [];
+	let floor = 0; // a cell must beat this to enter a full list
+	for (let i = 0; i < K * K; i++) {
+		const count = counts[i];
+		if (count <= floor || i % (K + 1) === 0) continue;
+		let j = top.length;
+		while (j > 0 && top[j - 1].count < count) j--;
+		top.splice(j, 0, { row: Math.floor(i / K), col: i % K, count });
+		if (top.length > n) top.pop();
+		if (top.length === n) floor = top[n - 1].count;
+	}
+	return top;
+}
+
+/** Whether any off-diagonal cell is positive (stops at the first). */
+export function hasOffDiagonal(counts, K) {
+	for (let r = 0; r < K; r++) {
+		const row = r * K;
+		for (let i = row; i < row + K; i++) if (counts[i] > 0 && i !== row + r) return true;
+	}
+	return false;
+}
+
+export function createConfused(model) {
+	const el = document.createElement("details");
+	el.className = "cw-confused";
+	el.hidden = true;
+	const summary = document.createElement("summary");
+	summary.textContent = "most confused pairs";
+	const list = document.createElement("ol");
+	list.className = "cw-confused-list";
+	el.append(summary, list);
+
+	let tile = null; // {counts, K} of tile 0 on screen
+	let stale = true;
+
+	function render() {
+		stale = false;
+		const labels = stringList(model, "labels");
+		const items = tile ? topConfused(tile.counts, tile.K) : [];
+		list.replaceChildren(
+			...items.map(({ row, col, count }) => {
+				const li = document.createElement("li");
+				const button = document.createElement("button");
+				button.type = "button";
+				button.className = "cw-confused-item";
+				button.dataset.row = String(row);
+				button.dataset.col = String(col);
+				button.textContent = `${labels[row]} \u2192 ${labels[col]}: ${formatCount(count)}`;
+				li.append(button);
+				return li;
+			}),
+		);
+	}
+
+	function onClick(event) {
+		const button = event.target.closest?.("button.cw-confused-item");
+		if (button) setTraits(model, { selected: [Number(button.dataset.row), Number(button.dataset.col)], selected_tile: 0 });
+	}
+
+	function onToggle() {
+		if (el.open && stale) render();
+	}
+
+	el.addEventListener("toggle", onToggle);
+	list.addEventListener("click", onClick);
+
+	return {
+		el,
+		/**
+		 * Tile 0 on screen: {counts, K, diverging, accuracy: trace / total from
+		 * `_accuracy`, if known}, or null. Hidden for differences and perfect matrices.
+		 */
+		update(next) {
+			tile = next && !next.diverging && next.counts ? next : null;
+			const errors = typeof tile?.accuracy === "number" ? tile.accuracy < 1 : tile && hasOffDiagonal(tile.counts, tile.K);
+			el.hidden = !errors;
+			stale = true;
+			if (el.open && !el.hidden) render();
+		},
+		destroy() {
+			el.removeEventListener("toggle", onToggle);
+			list.removeEventListener("click", onClick);
+			el.remove();
+		},
+	};
+}

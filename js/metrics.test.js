@@ -1,0 +1,89 @@
+// @vitest-environment jsdom
+import { describe, expect, it } from "vitest";
+import { createMetrics, sortedMetrics } from "./metrics.js";
+import { createFakeModel } from "./test_helpers.js";
+
+const XSS = "<b>bird</b>";
+const ROWS = [
+	{ label: "cat", precision: 0.9, recall: 0.5, f1: 0.64, support: 10 },
+	{ label: "dog", precision: 0.7, recall: 0.8, f1: 0.75, support: 30 },
+	{ label: XSS, precision: 0.8, recall: 0.95, f1: 0.87, support: 20 },
+];
+
+function open(metrics) {
+	metrics.el.open = true;
+	metrics.el.dispatchEvent(new Event("toggle"));
+}
+
+const column = (metrics, i) => [...metrics.el.querySelectorAll("tbody tr")].map((tr) => tr.cells[i].textContent);
+
+describe("metrics table", () => {
+	it("is hidden for an empty list and shown when metrics arrive", () => {
+		const model = createFakeModel({ _metrics: [] });
+		const metrics = createMetrics(model);
+		expect(metrics.el.tagName).toBe("DETAILS");
+		expect(metrics.el.classList.contains("cw-metrics")).toBe(true);
+		expect(metrics.el.hidden).toBe(true);
+		model.set("_metrics", ROWS);
+		expect(metrics.el.hidden).toBe(false);
+		model.set("_metrics", []);
+		expect(metrics.el.hidden).toBe(true);
+		metrics.destroy();
+	});
+
+	it("builds rows only when open, as text and percentages", () => {
+		const model = createFakeModel({ _metrics: ROWS });
+		const metrics = createMetrics(model);
+		expect(metrics.el.querySelectorAll("tbody tr")).toHaveLength(0);
+		open(metrics);
+		expect([...metrics.el.querySelectorAll("tbody tr")[0].cells].map((c) => c.textContent)).toEqual(["cat", "90%", "50%", "64%", "10"]);
+		expect(column(metrics, 0)[2]).toBe(XSS);
+		expect(metrics.el.querySelector("b")).toBeNull();
+		model.set("_metrics", [{ ...ROWS[0], recall: 0.25 }]);
+		expect(column(metrics, 2)).toEqual(["25%"]);
+		metrics.destroy();
+	});
+
+	it("sorts by a clicked header, the second click the other way", () => {
+		const model = createFakeModel({ _metrics: ROWS });
+		const metrics = createMetrics(model);
+		open(metrics);
+		const th = (key) => metrics.el.querySelector(`th[data-key="${key}"]`);
+		th("recall").click();
+		expect(column(metrics, 0)).toEqual(["cat", "dog", XSS]);
+		expect(th("recall").getAttribute("aria-sort")).toBe("ascending");
+		th("recall").click();
+		expect(column(metrics, 0)).toEqual([XSS, "dog", "cat"]);
+		expect(th("recall").getAttribute("aria-sort")).toBe("descending");
+		th("support").click();
+		expect(column(metrics, 4)).toEqual(["10", "20", "30"]);
+		expect(th("recall").hasAttribute("aria-sort")).toBe(false);
+		metrics.destroy();
+	});
+
+	it("puts missing numbers last in both directions", () => {
+		const rows = [{ label: "a", f1: null }, { label: "b", f1: 0.2 }, { label: "c", f1: 0.9 }];
+		expect(sortedMetrics(rows, { key: "f1", dir: 1 })).toEqual([1, 2, 0]);
+		expect(sortedMetrics(rows, { key: "f1", dir: -1 })).toEqual([2, 1, 0]);
+		expect(sortedMetrics(rows, null)).toEqual([0, 1, 2]);
+	});
+
+	it("highlights the hovered true class, across re-sorts", () => {
+		const model = createFakeModel({ _metrics: ROWS });
+		const metrics = createMetrics(model);
+		metrics.setHot("dog");
+		open(metrics);
+		const hot = () => [...metrics.el.querySelectorAll(".cw-metrics-hot")].map((tr) => tr.cells[0].textContent);
+		expect(hot()).toEqual(["dog"]);
+		metrics.el.querySelector('th[data-key="f1"]').click();
+		expect(hot()).toEqual(["dog"]);
+		metrics.setHot(XSS);
+		expect(hot()).toEqual([XSS]);
+		metrics.setHot();
+		expect(hot()).toEqual([]);
+		// Per-label tiles: rows are "negative"/"positive", the metrics are per tile title.
+		metrics.setHot("positive", "cat");
+		expect(hot()).toEqual(["cat"]);
+		metrics.destroy();
+	});
+});

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ._util import to_numpy
-from .images import ImageSource
+from .images import ImageSource, image_source
 from .matrix import per_class_metrics, validate_labels
 from .runs import CellHits, LazyExtras, _validate_sample_ids
 
@@ -566,9 +566,5 @@ def detection_source(gt: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[str
     names = validate_labels(labels, k)
     validate_labels([*names, BACKGROUND], k + 1)
     ids = _validate_sample_ids(sample_ids, len(gts))
-    source = None
-    if images is not None:
-        source = images if isinstance(images, ImageSource) else ImageSource(images, ids)
-        if len(source) != len(gts):
-            raise ValueError(f"images has {len(source)} items but there are {len(gts)} images in gt.")
+    source = image_source(images, ids)
     return DetectionSource(gts, preds, names, iou, score, bool(class_wise), ids, source)

@@ -30,7 +30,7 @@ from PIL import Image
 
 from ._util import ConfusionWidgetWarning, is_torch_tensor, to_numpy
 
-__all__ = ["Encoded", "ImageSource", "to_pil"]
+__all__ = ["Encoded", "ImageSource", "image_source", "to_pil"]
 
 THUMBNAIL_SIZE = 96
 LARGE_SIZE = 384
@@ -225,3 +225,15 @@ class ImageSource:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConfusionWidgetWarning)
             return self._make(int(pos), size)
+
+
+def image_source(images: Any, sample_ids: Any, **options: Any) -> ImageSource | None:
+    """``images=`` as given by a user → an :class:`ImageSource` for ``sample_ids``
+    (``None`` stays ``None``; an existing source must have one image per sample)."""
+    if images is None:
+        return None
+    if not isinstance(images, ImageSource):
+        return ImageSource(images, sample_ids, **options)
+    if len(images) != len(sample_ids):
+        raise ValueError(f"images has {len(images)} items but there are {len(sample_ids)} samples.")
+    return images

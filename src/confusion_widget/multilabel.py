@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ._util import to_numpy
-from .images import ImageSource
+from .images import ImageSource, image_source
 from .matrix import validate_labels
 from .runs import CellHits, LazyExtras, Subscribers, _validate_sample_ids
 
@@ -665,9 +665,5 @@ def multilabel_source(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = N
     if mode == "mlcm":
         validate_labels([*names, NO_LABEL], t.shape[1] + 1)
     ids = _validate_sample_ids(sample_ids, len(t))
-    source = None
-    if images is not None:
-        source = images if isinstance(images, ImageSource) else ImageSource(images, ids)
-        if len(source) != len(t):
-            raise ValueError(f"images has {len(source)} items but there are {len(t)} samples.")
+    source = image_source(images, ids)
     return MultiLabelSource(t, preds, scores, names, mode, thr, ids, source)

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ._util import to_numpy
-from .images import ImageSource
+from .images import ImageSource, image_source
 from .matrix import check_class_ids, confusion_counts, per_class_metrics, scores_to_predictions, validate_labels
 
 __all__ = ["CellHits", "CellSource", "LazyExtras", "Run", "Subscribers"]
@@ -276,14 +276,7 @@ class Run:
         names = validate_labels(labels, n_classes)
         y_t = trues[0] if len(trues) == 1 else np.stack(trues)
         run = cls(names, y_t, np.stack(classes), np.stack(confs), sample_ids, None, name, epoch_labels)
-        if images is not None:
-            run.images = (
-                images
-                if isinstance(images, ImageSource)
-                else ImageSource(images, run.sample_ids(), **(image_options or {}))
-            )
-            if len(run.images) != n:
-                raise ValueError(f"images has {len(run.images)} items but there are {n} samples.")
+        run.images = image_source(images, run.sample_ids(), **(image_options or {}))
         return run
 
     # -- the cell-source protocol -------------------------------------------------------

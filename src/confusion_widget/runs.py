@@ -171,31 +171,31 @@ class Run:
         self.labels = list(labels)
         self.name = name
         k = len(self.labels)
-        yp = np.atleast_2d(np.asarray(y_pred))
-        if yp.ndim != 2:
-            raise ValueError(f"y_pred must be (E, N), got shape {yp.shape}.")
-        yt = np.asarray(y_true)
-        if yt.ndim == 1:
-            yt = np.broadcast_to(yt, yp.shape)
-        if yt.shape != yp.shape:
-            raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} do not match.")
-        for e in range(yp.shape[0]):
-            check_class_ids(yt[e], k, "y_true")
-            check_class_ids(yp[e], k, "y_pred")
-        self._y_true = [np.ascontiguousarray(r, dtype=np.int32) for r in yt]
-        self._y_pred = [np.ascontiguousarray(r, dtype=np.int32) for r in yp]
-        n = yp.shape[1]
+        preds = [check_class_ids(p, k, "y_pred") for p in _epoch_rows(y_pred)]
+        n = len(preds[0])
+        trues = [check_class_ids(t, k, "y_true") for t in _epoch_rows(y_true)]
+        if len(trues) == 1:  # one truth for all epochs: stored once
+            trues = trues * len(preds)
+        if len(trues) != len(preds) or any(len(t) != n or len(p) != n for t, p in zip(trues, preds)):
+            raise ValueError(
+                f"y_true ({len(trues)} epochs) and y_pred ({len(preds)} epochs of {n}) do not match."
+            )
+        # counts from the int64 arrays (bincount's native index type), storage as int32
+        self._matrices: list[np.ndarray] = [confusion_counts(t, p, k) for t, p in zip(trues, preds)]
+        shared = {id(t): t.astype(np.int32) for t in trues}
+        self._y_true = [shared[id(t)] for t in trues]
+        self._y_pred = [p.astype(np.int32) for p in preds]
+        shape = (len(preds), n)
         if confidence is None:
-            conf = np.full(yp.shape, np.nan, dtype=np.float32)
+            conf = np.full(shape, np.nan, dtype=np.float32)
         else:
-            conf = np.broadcast_to(np.asarray(confidence, dtype=np.float32), yp.shape)
+            conf = np.broadcast_to(np.asarray(confidence, dtype=np.float32), shape)
         self._conf = [np.ascontiguousarray(r) for r in conf]
         self._ids = _validate_sample_ids(sample_ids, n)
         self.images = images
         if images is not None and len(images) != n:
             raise ValueError(f"images has {len(images)} items but there are {n} samples.")
         self._epoch_labels = list(epoch_labels) if epoch_labels is not None else None
-        self._matrices: list[np.ndarray] = [confusion_counts(t, p, k) for t, p in zip(self._y_true, self._y_pred)]
         self._index: dict[int, _EpochIndex] = {}
         self._lock = threading.Lock()
         self._subscribers = Subscribers()
@@ -275,7 +275,7 @@ class Run:
                     n_classes = max(n_classes, p.shape[1])
         names = validate_labels(labels, n_classes)
         y_t = trues[0] if len(trues) == 1 else np.stack(trues)
-        run = cls(names, y_t, np.stack(classes), np.stack(confs), sample_ids, None, name, epoch_labels)
+        run = cls(names, y_t, classes, np.stack(confs), sample_ids, None, name, epoch_labels)
         run.images = image_source(images, run.sample_ids(), **(image_options or {}))
         return run
 
@@ -398,6 +398,16 @@ class Run:
             f"Run(name={self.name!r}, epochs={self.n_epochs}, samples={self.n_samples}, "
             f"classes={self.n_classes})"
         )
+
+
+def _epoch_rows(x: Any) -> list[Any]:
+    """``(E, N)`` data as a list of per-epoch rows (a list of arrays stays a list)."""
+    if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape") and np.ndim(x[0]) == 1:
+        return list(x)
+    arr = np.atleast_2d(np.asarray(x))
+    if arr.ndim != 2:
+        raise ValueError(f"predictions must be (E, N), got shape {arr.shape}.")
+    return list(arr)
 
 
 def _split_epochs(x: Any, name: str) -> list[np.ndarray]:

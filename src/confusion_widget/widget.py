@@ -19,8 +19,8 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from .matrix import canonical_aggregation, validate_labels, validate_matrix
 from .images import Encoded
+from .matrix import canonical_aggregation, validate_labels, validate_matrix
 from .runs import CellHits, CellSource, Run
 
 __all__ = ["ConfusionWidget", "MatrixSource"]
@@ -31,6 +31,7 @@ log = logging.getLogger("confusion_widget")
 class OptionError(t.TraitError, ValueError):
     """A bad widget option. A ``ValueError`` for users; a ``TraitError`` so that
     traitlets rolls a rejected update back (it only does so for ``TraitError``)."""
+
 
 _STATIC = Path(__file__).parent / "static"
 COLOR_SCALES = ("equal", "smart", "log")
@@ -242,7 +243,8 @@ class ConfusionWidget(anywidget.AnyWidget):
     @property
     def matrix(self) -> np.ndarray:
         """The current epoch's counts: ``(K, K)`` (``(T, K, K)`` for several tiles)."""
-        return self.matrices[self.epoch]
+        m = self._mats[self.epoch].astype(np.int64)
+        return m[0] if m.shape[0] == 1 else m
 
     @property
     def selected_samples(self) -> list[Any]:

@@ -19,6 +19,7 @@ import { createSparkline } from "./sparkline.js";
 import { createThreshold } from "./threshold.js";
 import { tileEpochNotes } from "./tile_notes.js";
 import { createTiles } from "./tiles.js";
+import { watchTheme } from "./theme.js";
 import { createTooltip } from "./tooltip.js";
 import { intTrait, listen, setTraits, stringList, tileKinds } from "./traits.js";
 
@@ -334,12 +335,15 @@ function mountView(model, el) {
 				})
 			: null;
 	resize?.observe(root);
+	// A new theme changes the ink that labels are drawn with: relayout (font) and repaint.
+	const unwatchTheme = watchTheme(root, () => schedule({ layout: true }));
 	showTitle();
 	schedule();
 
 	return () => {
 		state.destroyed = true;
 		resize?.disconnect();
+		unwatchTheme();
 		for (const off of unlisten) off();
 		root.removeEventListener("keydown", onKey);
 		for (const part of [tiles, controls, threshold, legend, slider, panel, confused, metrics]) part.destroy();

@@ -8,6 +8,8 @@ session, a fresh browser context (and fresh kernels) per test.
   uncaught exceptions, dialogs — which are recorded and dismissed).
 - ``lab_page``: a Playwright page; after the test its context is closed and all
   kernels are shut down, so the next test starts from a clean kernel.
+- ``notebook_server`` / ``notebook_page``: the same for Jupyter Notebook 7
+  (``LabServer(app="notebook")``), started only by tests that ask for it.
 
 Every test in this directory gets the ``e2e`` marker (``-m "not e2e"`` skips them).
 Without Chromium or Playwright the tests skip, unless ``$CI`` is set: then they fail.
@@ -63,6 +65,16 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def notebook_server(tmp_path_factory: pytest.TempPathFactory):
+    _require_browser()
+    root = tmp_path_factory.mktemp("nb7-root")
+    copy_notebooks(root, REPO / "notebooks", E2E_DIR / "notebooks")
+    server = LabServer(root_dir=root, work_dir=tmp_path_factory.mktemp("nb7-work"), app="notebook").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser():
     _require_browser()
     from playwright.sync_api import sync_playwright
@@ -81,21 +93,30 @@ def lab_events() -> PageEvents:
     return PageEvents()
 
 
-@pytest.fixture
-def lab_page(request: pytest.FixtureRequest, browser, lab_server: LabServer, lab_events: PageEvents):
+def _page_for(request: pytest.FixtureRequest, browser, server: LabServer, events: PageEvents):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()
-    lab_events.attach(page)
+    events.attach(page)
     yield page
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
-        shot = lab_server.work_dir / f"{request.node.name}.png"
+        shot = server.work_dir / f"{request.node.name}.png"
         try:
             page.screenshot(path=str(shot), full_page=True)
-            print(f"\nscreenshot: {shot}\nconsole errors: {lab_events.console_errors}\n"
-                  f"page errors: {lab_events.page_errors}\ndialogs: {lab_events.dialogs}")
+            print(f"\nscreenshot: {shot}\nconsole errors: {events.console_errors}\n"
+                  f"page errors: {events.page_errors}\ndialogs: {events.dialogs}")
         except Exception as exc:  # a crashed page must not hide the test's own failure
             print(f"\n(no screenshot: {exc})")
     context.close()
-    lab_server.shutdown_kernels()
+    server.shutdown_kernels()
+
+
+@pytest.fixture
+def lab_page(request: pytest.FixtureRequest, browser, lab_server: LabServer, lab_events: PageEvents):
+    yield from _page_for(request, browser, lab_server, lab_events)
+
+
+@pytest.fixture
+def notebook_page(request: pytest.FixtureRequest, browser, notebook_server: LabServer, lab_events: PageEvents):
+    yield from _page_for(request, browser, notebook_server, lab_events)

@@ -60,10 +60,15 @@ def free_port() -> int:
 @dataclass
 class LabServer:
     """A JupyterLab server in its own process group, on loopback, with a random
-    port and token and temporary config/runtime/settings dirs."""
+    port and token and temporary config/runtime/settings dirs.
+
+    ``app="notebook"`` starts Jupyter Notebook 7 instead (same frontend framework,
+    same ``window.jupyterapp`` API; notebooks open at ``/notebooks/<path>``).
+    """
 
     root_dir: Path
     work_dir: Path
+    app: str = "lab"  # "lab" (JupyterLab) or "notebook" (Notebook 7)
     port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     proc: subprocess.Popen | None = None
@@ -96,24 +101,36 @@ class LabServer:
         )
         env.pop("JUPYTERLAB_SETTINGS_DIR", None)
         env.pop("JUPYTERLAB_WORKSPACES_DIR", None)
-        cmd = [
-            sys.executable, "-m", "jupyter", "lab",
+        common = [
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
             "--port-retries=0",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root_dir}",
-            "--LabApp.expose_app_in_browser=True",
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={dirs['workspaces']}",
-            "--LabApp.news_url=",
-            "--LabApp.extension_manager=readonly",  # never asks PyPI
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
+        if self.app == "lab":
+            cmd = [
+                sys.executable, "-m", "jupyter", "lab", *common,
+                "--LabApp.expose_app_in_browser=True",
+                f"--LabApp.user_settings_dir={settings}",
+                f"--LabApp.workspaces_dir={dirs['workspaces']}",
+                "--LabApp.news_url=",
+                "--LabApp.extension_manager=readonly",  # never asks PyPI
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ]
+        elif self.app == "notebook":
+            cmd = [
+                sys.executable, "-m", "notebook", *common,
+                "--JupyterNotebookApp.expose_app_in_browser=True",
+                f"--JupyterNotebookApp.user_settings_dir={settings}",
+                f"--JupyterNotebookApp.workspaces_dir={dirs['workspaces']}",
+            ]
+        else:
+            raise ValueError(f"unknown app {self.app!r} (expected 'lab' or 'notebook')")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # the server exits at once as root without it
-        self.log_path = w / "jupyterlab.log"
+        self.log_path = w / f"jupyter-{self.app}.log"
         with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 cmd, cwd=self.root_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -122,14 +139,14 @@ class LabServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"Jupyter {self.app} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 self.api("GET", "/api/status", timeout=2)
                 return self
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(f"Jupyter {self.app} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
         """Call the server's REST API; returns the decoded JSON (or None)."""
@@ -249,10 +266,13 @@ def _ensure_js(page: Any) -> None:
 
 
 def open_notebook(page: Any, server: LabServer, path: str, timeout: float = 60.0) -> None:
-    """Open ``path`` (relative to the server root) in a fresh workspace and wait until
-    its kernel is idle."""
-    workspace = f"cw-{uuid.uuid4().hex[:8]}"
-    page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={server.token}")
+    """Open ``path`` (relative to the server root) in a fresh workspace (JupyterLab)
+    or its own page (Notebook 7) and wait until its kernel is idle."""
+    if server.app == "notebook":
+        page.goto(f"{server.url}/notebooks/{path}?token={server.token}")
+    else:
+        workspace = f"cw-{uuid.uuid4().hex[:8]}"
+        page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={server.token}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout * 1000)
     _ensure_js(page)
     page.wait_for_function(

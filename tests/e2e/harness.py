@@ -405,6 +405,33 @@ def wait_for_python(
 
 
 # -- the widget's DOM contract -------------------------------------------------------------
+def run_notebook(page: Any, server: LabServer, path: str, max_seconds: float = 60.0) -> float:
+    """Open ``path``, run every cell and assert it ran cleanly: no error outputs,
+    every code cell executed, within ``max_seconds``. Returns the run time."""
+    open_notebook(page, server, path)
+    seconds = run_all_cells(page)
+    assert error_outputs(page) == []
+    unrun = [c["source"][:40] for c in notebook_cells(page)
+             if c["cell_type"] == "code" and c["execution_count"] is None]
+    assert unrun == [], f"cells that never ran: {unrun}"
+    print(f"\n{path} ran in {seconds:.1f} s")
+    assert seconds < max_seconds
+    return seconds
+
+
+def wait_drawn(page: Any, widget: int = 0, n_tiles: int = 1) -> None:
+    """Scroll widget ``widget`` into view and wait until its ``n_tiles`` canvases
+    have drawn an epoch (JupyterLab skips rendering off-screen outputs)."""
+    root = widget_root(page, widget)
+    root.scroll_into_view_if_needed()
+    page.wait_for_function(
+        """([w, n]) => { const r = document.querySelectorAll('.cw-root')[w];
+             const cs = r ? [...r.querySelectorAll('canvas.cw-matrix')] : [];
+             return cs.length === n && cs.every(c => c.dataset.epoch !== undefined && +c.dataset.rows > 0); }""",
+        arg=[widget, n_tiles],
+    )
+
+
 def widget_root(page: Any, widget: int = 0) -> Any:
     """Locator of the ``widget``-th ``.cw-root`` on the page (document order)."""
     return page.locator(".cw-root").nth(widget)

@@ -14,15 +14,13 @@ from harness import (
     canvas_geometry,
     cell_pixel,
     click_matrix_cell,
-    error_outputs,
     kernel_eval,
     kernel_value,
     matrix_canvas,
-    notebook_cells,
-    open_notebook,
     require_frontend,
-    run_all_cells,
+    run_notebook,
     thumbnail_ids,
+    wait_drawn,
     wait_for_python,
     widget_root,
 )
@@ -32,28 +30,7 @@ TILES, DIFF, STEPS = 0, 1, 2  # the widgets' order on the page
 
 
 def run_compare(page, server) -> float:
-    open_notebook(page, server, NOTEBOOK)
-    seconds = run_all_cells(page)
-    assert error_outputs(page) == []
-    unrun = [c["source"][:40] for c in notebook_cells(page)
-             if c["cell_type"] == "code" and c["execution_count"] is None]
-    assert unrun == [], f"cells that never ran: {unrun}"
-    print(f"\n{NOTEBOOK} ran in {seconds:.1f} s")
-    assert seconds < 60
-    return seconds
-
-
-def drawn(page, widget: int, n_tiles: int) -> None:
-    """Scroll the widget into view and wait until all its tiles have drawn an epoch."""
-    root = widget_root(page, widget)
-    root.scroll_into_view_if_needed()
-    root.locator("canvas.cw-matrix").first.wait_for(state="visible")
-    page.wait_for_function(
-        """([w, n]) => { const r = document.querySelectorAll('.cw-root')[w];
-             const cs = r ? [...r.querySelectorAll('canvas.cw-matrix')] : [];
-             return cs.length === n && cs.every(c => c.dataset.epoch !== undefined && +c.dataset.rows > 0); }""",
-        arg=[widget, n_tiles],
-    )
+    return run_notebook(page, server, NOTEBOOK)
 
 
 def tile_epochs(page, widget: int) -> dict[str, str]:
@@ -87,7 +64,7 @@ def test_tiles_share_one_slider(lab_page, lab_server, lab_events):
     assert kernel_value(page, "(tiles.matrices[4, 2] == rec_noisy.run.matrices()[2, 0]).all().item()") is True
 
     require_frontend()
-    drawn(page, TILES, 3)
+    wait_drawn(page, TILES, 3)
     root = widget_root(page, TILES)
     assert root.locator("canvas.cw-matrix").evaluate_all("cs => cs.map(c => c.dataset.tile)") == ["0", "1", "2"]
     for title in ("base", "narrow", "noisy"):
@@ -165,7 +142,7 @@ def test_difference_tile(lab_page, lab_server, lab_events):
     assert m[neg[0]][neg[1]] < 0 < m[pos[0]][pos[1]]
 
     require_frontend()
-    drawn(page, DIFF, 3)
+    wait_drawn(page, DIFF, 3)
     wait_all_tiles_at(page, DIFF, epoch)
     canvas = matrix_canvas(page, 2, DIFF)
     assert canvas.get_attribute("data-tile") == "2"
@@ -234,5 +211,5 @@ def test_difference_tile(lab_page, lab_server, lab_events):
     # The epoch-vs-previous view of one run: its difference tile is drawn too.
     assert kernel_value(page, "steps.tile_titles") == ["previous epoch", "this epoch", "this epoch − previous epoch"]
     assert kernel_value(page, "[bool((steps.matrices[0, 2] == 0).all()), int(abs(steps.matrices[1, 2]).sum()) > 0]") == [True, True]
-    drawn(page, STEPS, 3)
+    wait_drawn(page, STEPS, 3)
     assert lab_events.widget_errors() == []

@@ -8,45 +8,19 @@ detection ``w`` then ``strict`` (class-wise matching).
 
 from __future__ import annotations
 
-import pytest
 from harness import (
     cell_pixel,
     click_matrix_cell,
-    error_outputs,
     kernel_eval,
     kernel_value,
     matrix_canvas,
-    notebook_cells,
-    open_notebook,
     require_frontend,
-    run_all_cells,
+    run_notebook,
     thumbnail_ids,
+    wait_drawn,
     wait_for_python,
     widget_root,
 )
-
-
-def run_notebook(page, server, name: str) -> None:
-    open_notebook(page, server, name)
-    seconds = run_all_cells(page)
-    assert error_outputs(page) == []
-    unrun = [c["source"][:40] for c in notebook_cells(page)
-             if c["cell_type"] == "code" and c["execution_count"] is None]
-    assert unrun == [], f"cells that never ran: {unrun}"
-    print(f"\n{name} ran in {seconds:.1f} s")
-    assert seconds < 60
-
-
-def drawn(page, widget: int, n_tiles: int) -> None:
-    """Scroll the widget into view and wait until all its tiles have drawn."""
-    root = widget_root(page, widget)
-    root.scroll_into_view_if_needed()
-    page.wait_for_function(
-        """([w, n]) => { const r = document.querySelectorAll('.cw-root')[w];
-             const cs = r ? [...r.querySelectorAll('canvas.cw-matrix')] : [];
-             return cs.length === n && cs.every(c => c.dataset.epoch !== undefined && +c.dataset.rows > 0); }""",
-        arg=[widget, n_tiles],
-    )
 
 
 def click_and_wait_thumbs(page, var: str, row: int, col: int, widget: int = 0) -> list[str]:
@@ -87,8 +61,8 @@ def test_multilabel_cells_and_threshold(lab_page, lab_server, lab_events):
     L = 10
 
     require_frontend()
-    drawn(page, 0, 1)
-    drawn(page, 1, 10)  # one 2×2 tile per label
+    wait_drawn(page, 0, 1)
+    wait_drawn(page, 1, 10)  # one 2×2 tile per label
     canvas = matrix_canvas(page)
     canvas.scroll_into_view_if_needed()
     assert canvas.get_attribute("data-rows") == "11"
@@ -133,7 +107,7 @@ def test_multilabel_panel_follows_threshold(lab_page, lab_server, lab_events):
     page = lab_page
     run_notebook(page, lab_server, "multilabel.ipynb")
     require_frontend()
-    drawn(page, 0, 1)
+    wait_drawn(page, 0, 1)
     matrix_canvas(page).scroll_into_view_if_needed()
     L = 10
     miss = kernel_value(page, f"int(w.matrix[:{L}, {L}].argmax())")
@@ -177,8 +151,8 @@ def test_detection_cells_and_boxes(lab_page, lab_server, lab_events):
     assert kernel_value(page, f"int(strict.matrix[:{K}, :{K}].sum() - strict.matrix[:{K}, :{K}].trace())") == 0
 
     require_frontend()
-    drawn(page, 0, 1)
-    drawn(page, 1, 1)
+    wait_drawn(page, 0, 1)
+    wait_drawn(page, 1, 1)
     matrix_canvas(page).scroll_into_view_if_needed()
 
     # A class confusion (matched pairs off the diagonal), found from Python.

@@ -14,15 +14,12 @@ from harness import (
     canvas_ink,
     cell_pixel,
     click_matrix_cell,
-    error_outputs,
     kernel_eval,
     kernel_value,
     matrix_canvas,
     measures,
-    notebook_cells,
-    open_notebook,
     require_frontend,
-    run_all_cells,
+    run_notebook,
     thumbnail_ids,
     wait_for_python,
 )
@@ -31,14 +28,7 @@ NOTEBOOK = "quickstart.ipynb"
 
 
 def run_quickstart(page, server) -> float:
-    """Open and run the quickstart; assert it ran cleanly; return the run time."""
-    open_notebook(page, server, NOTEBOOK)
-    seconds = run_all_cells(page)
-    assert error_outputs(page) == []
-    unrun = [c["source"][:40] for c in notebook_cells(page)
-             if c["cell_type"] == "code" and c["execution_count"] is None]
-    assert unrun == [], f"cells that never ran: {unrun}"
-    return seconds
+    return run_notebook(page, server, NOTEBOOK)
 
 
 def shown_canvas(page):

@@ -216,6 +216,7 @@ class ConfusionWidget(anywidget.AnyWidget):
         self._source: CellSource = _source_from(cm, labels, epoch_labels)
         self._id_to_pos: dict[Any, int] | None = None
         self._sync_lock = threading.RLock()
+        self._pulling = False
         if options.get("threshold") is not None and getattr(self._source, "scores_given", False):
             self._source.set_threshold(options.pop("threshold"))
         self._mats = _source_matrices(self._source)
@@ -623,6 +624,8 @@ class ConfusionWidget(anywidget.AnyWidget):
 
     @t.observe("epoch")
     def _on_epoch(self, change: Any) -> None:
+        if self._pulling:
+            return
         self._send_window()
         self._metrics = self._metrics_at(self.epoch)
 
@@ -677,19 +680,22 @@ class ConfusionWidget(anywidget.AnyWidget):
         with self._sync_lock:
             follow = self.epoch >= self.n_epochs - 1
             self._mats = _source_matrices(self._source)
-            with self.hold_sync():
-                for name, value in self._source_state().items():
-                    setattr(self, name, value)
-                if follow:
-                    self.set_trait("epoch", len(self._mats) - 1)
-                self._send_window(force=True)
-                self._metrics = self._metrics_at(self.epoch)
-                self._revision += 1
+            epoch = len(self._mats) - 1 if follow else self.epoch
+            state = self._source_state()
+            state.update(epoch=epoch, _metrics=self._metrics_at(epoch), **self._window_state(epoch, None))
+            self._pulling = True  # the epoch observer would build the window a second time
+            try:
+                with self.hold_sync():
+                    for name, value in state.items():
+                        setattr(self, name, value)
+                    self._revision += 1
+            finally:
+                self._pulling = False
 
-    def _send_window(self, force: bool = False) -> None:
-        state = self._window_state(self.epoch, None if force else self._window)
+    def _send_window(self) -> None:
+        """Re-centre the epoch window if the current epoch needs it."""
         with self.hold_sync():
-            for name, value in state.items():
+            for name, value in self._window_state(self.epoch, self._window).items():
                 setattr(self, name, value)
 
     # -- frontend → kernel ----------------------------------------------------------

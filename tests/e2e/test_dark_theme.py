@@ -18,12 +18,11 @@ from harness import (
     canvas_geometry,
     cell_pixel,
     click_matrix_cell,
-    error_outputs,
     kernel_value,
     matrix_canvas,
-    open_notebook,
     require_frontend,
-    run_all_cells,
+    run_notebook,
+    wait_drawn,
     wait_for_python,
 )
 
@@ -154,16 +153,10 @@ def wait_labels(canvas, light_ink: bool, timeout: float = 3.0) -> dict:
 
 def test_widget_follows_dark_theme(lab_page, lab_server, lab_events, restore_light_theme):
     page = lab_page
-    open_notebook(page, lab_server, NOTEBOOK)
-    run_all_cells(page)
-    assert error_outputs(page) == []
+    run_notebook(page, lab_server, NOTEBOOK)
     require_frontend()
+    wait_drawn(page)
     canvas = matrix_canvas(page)
-    canvas.scroll_into_view_if_needed()
-    page.wait_for_function(
-        "() => { const c = document.querySelector('canvas.cw-matrix');"
-        " return c && c.dataset.epoch !== undefined && +c.dataset.rows > 0; }"
-    )
     _install(page)
     m = kernel_value(page, "w.matrix.tolist()")
     assert m[EMPTY[0]][EMPTY[1]] == 0 and m[FULL[0]][FULL[1]] > 0
@@ -241,16 +234,10 @@ def test_canvas_follows_theme_colours_without_reflow(lab_page, lab_server, lab_e
     layout change at all. The DOM follows at once; the canvas labels must follow too
     (within a short wait), not only when a resize or new data happens to repaint."""
     page = lab_page
-    open_notebook(page, lab_server, NOTEBOOK)
-    run_all_cells(page)
-    assert error_outputs(page) == []
+    run_notebook(page, lab_server, NOTEBOOK)
     require_frontend()
+    wait_drawn(page)
     canvas = matrix_canvas(page)
-    canvas.scroll_into_view_if_needed()
-    page.wait_for_function(
-        "() => { const c = document.querySelector('canvas.cw-matrix');"
-        " return c && c.dataset.epoch !== undefined && +c.dataset.rows > 0; }"
-    )
     _install(page)
     before = wait_labels(canvas, light_ink=False)
     assert before["n"] > 20 and before["max"] < 0.4, before

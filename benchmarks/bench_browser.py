@@ -36,7 +36,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from _timing import table  # noqa: E402
+from _timing import table
 
 PAGE_DIR = HERE / "browser"
 STATIC = REPO / "src" / "confusion_widget" / "static"
@@ -44,8 +44,13 @@ PLOTLY = REPO / "node_modules" / "plotly.js-dist-min" / "plotly.min.js"
 ORIGIN = "http://cw-bench.invalid"
 CHROMIUM = os.environ.get("CW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 1000, "height": 1000}
 
@@ -69,7 +74,7 @@ def med(xs: list[float]) -> float:
 
 def p95(xs: list[float]) -> float:
     s = sorted(xs)
-    return s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
 
 
 def ms(x: float | None) -> str:
@@ -96,12 +101,14 @@ def bench_page(browser, dpr: float = 1):
     types = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
     def route(r):
-        path = r.request.url[len(ORIGIN):].split("?")[0] or "/"
+        path = r.request.url[len(ORIGIN) :].split("?")[0] or "/"
         f = files.get(path)
         if f is None:
             r.fulfill(status=404, body="not found")
         else:
-            r.fulfill(body=f.read_bytes(), content_type=types[f.suffix], headers={"Cache-Control": "no-store"})
+            r.fulfill(
+                body=f.read_bytes(), content_type=types[f.suffix], headers={"Cache-Control": "no-store"}
+            )
 
     ctx = browser.new_context(viewport=VIEWPORT, device_scale_factor=dpr)
     page = ctx.new_page()
@@ -142,12 +149,19 @@ def widget_standalone(browser, K: int, E: int, dpr: float, mounts: int, passes: 
         ctx.close()
     c = v["canvases"][0]
     return {
-        "K": K, "E": E, "dpr": dpr,
+        "K": K,
+        "E": E,
+        "dpr": dpr,
         "first_paint": med([m["firstPaint"] for m in fps]),
         "first_paint_frame": med([m["toFrame"] for m in fps]),
-        "step": med(steps["step"]), "step_p95": p95(steps["step"]), "step_max": max(steps["step"]),
-        "step_frame": med(steps["toFrame"]), "step_frame_p95": p95(steps["toFrame"]),
-        "n_steps": len(steps["step"]), "fill": fps[0]["offDiagonalFill"], "first_sweep_max": max(first["step"]),
+        "step": med(steps["step"]),
+        "step_p95": p95(steps["step"]),
+        "step_max": max(steps["step"]),
+        "step_frame": med(steps["toFrame"]),
+        "step_frame_p95": p95(steps["toFrame"]),
+        "n_steps": len(steps["step"]),
+        "fill": fps[0]["offDiagonalFill"],
+        "first_sweep_max": max(first["step"]),
         "backing": f"{c['width']}×{c['height']}",
     }
 
@@ -183,8 +197,12 @@ def compare_view(browser, mounts: int = 5, passes: int = 2) -> dict:
     return {
         "first_paint": med([m["firstPaint"] for m in fps]),
         "first_paint_frame": med([m["toFrame"] for m in fps]),
-        "step": med(steps["step"]), "step_p95": p95(steps["step"]), "step_max": max(steps["step"]),
-        "step_frame": med(steps["toFrame"]), "n_steps": len(steps["step"]), "first_sweep_max": max(first["step"]),
+        "step": med(steps["step"]),
+        "step_p95": p95(steps["step"]),
+        "step_max": max(steps["step"]),
+        "step_frame": med(steps["toFrame"]),
+        "n_steps": len(steps["step"]),
+        "first_sweep_max": max(first["step"]),
     }
 
 
@@ -198,7 +216,9 @@ def realistic_counts(K: int, E: int, seed: int = 0) -> np.ndarray:
     w /= w.sum(1, keepdims=True)
     out = np.zeros((E, K, K), np.int32)
     for e in range(E):
-        errors = np.minimum(50, np.round(50 * (0.2 + 0.5 * np.exp(-e / 5)) * (0.7 + 0.6 * rng.random(K)))).astype(int)
+        errors = np.minimum(
+            50, np.round(50 * (0.2 + 0.5 * np.exp(-e / 5)) * (0.7 + 0.6 * rng.random(K)))
+        ).astype(int)
         for r in range(K):
             np.add.at(out[e, r], cols[r, rng.choice(m, errors[r], p=w[r])], 1)
             out[e, r, r] = 50 - errors[r]
@@ -218,8 +238,13 @@ def wire(K: int = 1000, E: int = 20) -> dict:
     one_spaced = len(json.dumps(mats[-1].tolist()))
     fill = float((mats[-1][~np.eye(K, dtype=bool)] != 0).mean())
     return {
-        "dense": dense, "sent": sent, "window": [first, width], "budget": ConfusionWidget.wire_budget,
-        "json": one * E, "json_spaced": one_spaced * E, "fill": fill,
+        "dense": dense,
+        "sent": sent,
+        "window": [first, width],
+        "budget": ConfusionWidget.wire_budget,
+        "json": one * E,
+        "json_spaced": one_spaced * E,
+        "fill": fill,
     }
 
 
@@ -279,10 +304,11 @@ ARM_WATCH = """
 
 KERNEL_TIMING = """
 import json as _json, time as _time
+from confusion_widget.wire import answer as _answer
 _out = []
 for _rc in ({fresh}, {warm}):
     _t0 = _time.perf_counter()
-    w._answer_cell({{"type": "cell", "epoch": w.epoch, "tile": 0, "row": _rc[0], "col": _rc[1], "limit": 25}})
+    _answer(w.source, {{"type": "cell", "id": 0, "epoch": w.epoch, "tile": 0, "row": _rc[0], "col": _rc[1], "limit": 25}})
     _out.append(1000 * (_time.perf_counter() - _t0))
 print(_json.dumps(_out))
 """
@@ -290,7 +316,7 @@ print(_json.dumps(_out))
 
 def click_to_thumbnails(browser) -> dict:
     sys.path.insert(0, str(REPO / "tests" / "e2e"))
-    import harness  # noqa: PLC0415  (the e2e helpers: LabServer, open_notebook, …)
+    import harness
     import nbformat
 
     with tempfile.TemporaryDirectory(prefix="cw-bench-lab-") as tmp:
@@ -332,8 +358,9 @@ def click_to_thumbnails(browser) -> dict:
                 g = harness.canvas_geometry(canvas)
                 box = canvas.bounding_box()
                 page.evaluate(ARM_WATCH, 25)
-                page.mouse.click(box["x"] + g["x0"] + (c + 0.5) * g["cell_w"],
-                                 box["y"] + g["y0"] + (r + 0.5) * g["cell_h"])
+                page.mouse.click(
+                    box["x"] + g["x0"] + (c + 0.5) * g["cell_w"], box["y"] + g["y0"] + (r + 0.5) * g["cell_h"]
+                )
                 res = page.evaluate("() => window.__cwClick")
                 return res
 
@@ -347,7 +374,9 @@ def click_to_thumbnails(browser) -> dict:
             # The kernel's share: answering a cell request (hits + 25 thumbnails), for a cell
             # never asked before (cold) and for one already asked (warm).
             fresh = next((i, i) for i in reversed(range(len(m))) if (i, i) not in cells and m[i, i] >= 25)
-            kernel = json.loads(harness.kernel_eval(page, KERNEL_TIMING.format(fresh=list(fresh), warm=list(cells[0]))))
+            kernel = json.loads(
+                harness.kernel_eval(page, KERNEL_TIMING.format(fresh=list(fresh), warm=list(cells[0])))
+            )
             errors = events.widget_errors()
             assert not errors, errors
             ctx.close()
@@ -356,9 +385,12 @@ def click_to_thumbnails(browser) -> dict:
     return {
         "cells": cells,
         "counts": [int(m[r, c]) for r, c in cells],
-        "cold": [x["ms"] for x in cold], "warm": [x["ms"] for x in warm],
-        "cold_fill": [x["fill"] for x in cold], "warm_fill": [x["fill"] for x in warm],
-        "startup_s": startup, "kernel": kernel,
+        "cold": [x["ms"] for x in cold],
+        "warm": [x["ms"] for x in warm],
+        "cold_fill": [x["fill"] for x in cold],
+        "warm_fill": [x["fill"] for x in warm],
+        "startup_s": startup,
+        "kernel": kernel,
     }
 
 
@@ -369,10 +401,14 @@ def main() -> dict[str, float]:
     t_all = time.perf_counter()
     bundle = STATIC / "widget.js"
     print(CAVEAT)
-    print(f"Load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the machine skews the figures).")
-    print(f"Bundle: {bundle.relative_to(REPO)} ({bundle.stat().st_size / 1e3:.0f} kB, "
-          f"built {time.strftime('%Y-%m-%d %H:%M', time.localtime(bundle.stat().st_mtime))}); "
-          f"viewport {VIEWPORT['width']}×{VIEWPORT['height']}, widget 900 CSS px wide.")
+    print(
+        f"Load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the machine skews the figures)."
+    )
+    print(
+        f"Bundle: {bundle.relative_to(REPO)} ({bundle.stat().st_size / 1e3:.0f} kB, "
+        f"built {time.strftime('%Y-%m-%d %H:%M', time.localtime(bundle.stat().st_mtime))}); "
+        f"viewport {VIEWPORT['width']}×{VIEWPORT['height']}, widget 900 CSS px wide."
+    )
     figures: dict[str, float] = {}
     with sync_playwright() as pw:
         browser = launch(pw)
@@ -383,81 +419,185 @@ def main() -> dict[str, float]:
             for K, dpr, mounts, passes in [(100, 1, 7, 3), (1000, 1, 5, 3), (100, 2, 5, 2), (1000, 2, 3, 2)]:
                 runs.append(widget_standalone(browser, K, 20, dpr, mounts, passes))
             print("\n1. Widget standalone (real bundle, fake model), 20 epochs, count / equal scale")
-            print(f"   data: {runs[0]['fill']:.1%} (K=100) and {runs[1]['fill']:.1%} (K=1000) of off-diagonal cells non-zero "
-                  "(mean over epochs);\n   all 20 epochs in `_counts` (the JS cost only: no window round trips to Python)")
+            print(
+                f"   data: {runs[0]['fill']:.1%} (K=100) and {runs[1]['fill']:.1%} (K=1000) of off-diagonal cells non-zero "
+                "(mean over epochs);\n   all 20 epochs in `_counts` (the JS cost only: no window round trips to Python)"
+            )
             rows = []
             for r in runs:
-                rows.append((
-                    r["K"], r["dpr"], r["backing"], ms(r["first_paint"]), ms(r["first_paint_frame"]),
-                    ms(r["step"]), ms(r["step_p95"]), ms(r["step_max"]), ms(r["first_sweep_max"]),
-                    ms(r["step_frame"]), ms(r["step_frame_p95"]), r["n_steps"],
-                ))
-            print(table(rows, ("K", "dpr", "canvas px", "first paint", "→ frame", "step med", "step p95",
-                               "step max", "1st sweep max", "step → frame", "→ frame p95", "steps")))
-            print("   (ms; first paint = cw:first-paint, median of fresh mounts; step = cw:epoch-step, model.set('epoch')\n"
-                  "   + change:epoch, over all steps after a warm-up sweep; 1st sweep max = slowest step of that warm-up\n"
-                  "   sweep on a fresh view; → frame = from the call to the end of the next frame, calls at a random\n"
-                  "   phase of the 60 Hz frame clock)")
+                rows.append(
+                    (
+                        r["K"],
+                        r["dpr"],
+                        r["backing"],
+                        ms(r["first_paint"]),
+                        ms(r["first_paint_frame"]),
+                        ms(r["step"]),
+                        ms(r["step_p95"]),
+                        ms(r["step_max"]),
+                        ms(r["first_sweep_max"]),
+                        ms(r["step_frame"]),
+                        ms(r["step_frame_p95"]),
+                        r["n_steps"],
+                    )
+                )
+            print(
+                table(
+                    rows,
+                    (
+                        "K",
+                        "dpr",
+                        "canvas px",
+                        "first paint",
+                        "→ frame",
+                        "step med",
+                        "step p95",
+                        "step max",
+                        "1st sweep max",
+                        "step → frame",
+                        "→ frame p95",
+                        "steps",
+                    ),
+                )
+            )
+            print(
+                "   (ms; first paint = cw:first-paint, median of fresh mounts; step = cw:epoch-step, model.set('epoch')\n"
+                "   + change:epoch, over all steps after a warm-up sweep; 1st sweep max = slowest step of that warm-up\n"
+                "   sweep on a fresh view; → frame = from the call to the end of the next frame, calls at a random\n"
+                "   phase of the 60 Hz frame clock)"
+            )
             k100, k1000 = runs[0], runs[1]
-            print(f"   targets (dpr 1): K=100 step {ms(k100['step'])} ms {verdict(k100['step'], TARGET_STEP_K100)}; "
-                  f"K=1000 first paint {ms(k1000['first_paint'])} ms {verdict(k1000['first_paint'], TARGET_FIRST_PAINT_K1000)}; "
-                  f"K=1000 step {ms(k1000['step'])} ms {verdict(k1000['step'], TARGET_STEP_K1000)}")
+            print(
+                f"   targets (dpr 1): K=100 step {ms(k100['step'])} ms {verdict(k100['step'], TARGET_STEP_K100)}; "
+                f"K=1000 first paint {ms(k1000['first_paint'])} ms {verdict(k1000['first_paint'], TARGET_FIRST_PAINT_K1000)}; "
+                f"K=1000 step {ms(k1000['step'])} ms {verdict(k1000['step'], TARGET_STEP_K1000)}"
+            )
             for r in runs:
                 tag = f"k{r['K']}_dpr{r['dpr']}"
-                figures |= {f"{tag}_first_paint_ms": r["first_paint"], f"{tag}_first_paint_frame_ms": r["first_paint_frame"],
-                            f"{tag}_step_ms": r["step"], f"{tag}_step_p95_ms": r["step_p95"],
-                            f"{tag}_step_frame_ms": r["step_frame"]}
+                figures |= {
+                    f"{tag}_first_paint_ms": r["first_paint"],
+                    f"{tag}_first_paint_frame_ms": r["first_paint_frame"],
+                    f"{tag}_step_ms": r["step"],
+                    f"{tag}_step_p95_ms": r["step_p95"],
+                    f"{tag}_step_frame_ms": r["step_frame"],
+                }
 
             # 2 ------------------------------------------------------------------------
-            peers = {K: plotly_peer(browser, K, 20, mounts=3 if K == 1000 else 5, steps=6 if K == 1000 else 10)
-                     for K in (100, 1000)}
+            peers = {
+                K: plotly_peer(browser, K, 20, mounts=3 if K == 1000 else 5, steps=6 if K == 1000 else 10)
+                for K in (100, 1000)
+            }
             print("\n2. Peer: plotly heatmap (FiftyOne's confusion matrix), same browser, same run, dpr 1")
             rows = []
             for K, ours in ((100, k100), (1000, k1000)):
                 p = peers[K]
                 rows.append((K, "plotly newPlot / react", ms(p["first_paint"]), ms(p["step"]), ""))
-                rows.append((K, "confusion-widget", ms(ours["first_paint_frame"]), ms(ours["step_frame"]), ""))
-                rows.append((K, "ratio plotly / ours", f"{p['first_paint'] / ours['first_paint_frame']:.1f}×",
-                             f"{p['step'] / ours['step_frame']:.1f}×", ""))
-                figures |= {f"plotly_k{K}_first_paint_ms": p["first_paint"], f"plotly_k{K}_step_ms": p["step"],
-                            f"plotly_over_ours_k{K}_first_paint": p["first_paint"] / ours["first_paint_frame"],
-                            f"plotly_over_ours_k{K}_step": p["step"] / ours["step_frame"]}
+                rows.append(
+                    (K, "confusion-widget", ms(ours["first_paint_frame"]), ms(ours["step_frame"]), "")
+                )
+                rows.append(
+                    (
+                        K,
+                        "ratio plotly / ours",
+                        f"{p['first_paint'] / ours['first_paint_frame']:.1f}×",
+                        f"{p['step'] / ours['step_frame']:.1f}×",
+                        "",
+                    )
+                )
+                figures |= {
+                    f"plotly_k{K}_first_paint_ms": p["first_paint"],
+                    f"plotly_k{K}_step_ms": p["step"],
+                    f"plotly_over_ours_k{K}_first_paint": p["first_paint"] / ours["first_paint_frame"],
+                    f"plotly_over_ours_k{K}_step": p["step"] / ours["step_frame"],
+                }
             print(table([r[:4] for r in rows], ("K", "what", "first paint → frame", "epoch step → frame")))
-            print("   (ms, medians; both timed from the call to the end of the next frame; plotly gets z as\n"
-                  "   nested arrays built outside the timing, ours the int32 bytes)")
+            print(
+                "   (ms, medians; both timed from the call to the end of the next frame; plotly gets z as\n"
+                "   nested arrays built outside the timing, ours the int32 bytes)"
+            )
 
             # 3 ------------------------------------------------------------------------
             cmp = compare_view(browser)
             print("\n3. Compare view: 4 runs as 4 tiles, K = 100, 30 epochs, stepped with the slider (dpr 1)")
-            print(table([(ms(cmp["first_paint"]), ms(cmp["first_paint_frame"]), ms(cmp["step"]), ms(cmp["step_p95"]),
-                          ms(cmp["step_max"]), ms(cmp["first_sweep_max"]), ms(cmp["step_frame"]), cmp["n_steps"])],
-                        ("first paint", "→ frame", "step med", "step p95", "step max", "1st sweep max",
-                         "step → frame", "steps")))
-            print("   (ms; step = the slider's input event → cw:epoch-step, all 4 canvases checked at the new epoch)")
+            print(
+                table(
+                    [
+                        (
+                            ms(cmp["first_paint"]),
+                            ms(cmp["first_paint_frame"]),
+                            ms(cmp["step"]),
+                            ms(cmp["step_p95"]),
+                            ms(cmp["step_max"]),
+                            ms(cmp["first_sweep_max"]),
+                            ms(cmp["step_frame"]),
+                            cmp["n_steps"],
+                        )
+                    ],
+                    (
+                        "first paint",
+                        "→ frame",
+                        "step med",
+                        "step p95",
+                        "step max",
+                        "1st sweep max",
+                        "step → frame",
+                        "steps",
+                    ),
+                )
+            )
+            print(
+                "   (ms; step = the slider's input event → cw:epoch-step, all 4 canvases checked at the new epoch)"
+            )
             print(f"   target: step {verdict(cmp['step'], TARGET_STEP_K100)} (same as one K=100 tile)")
-            figures |= {"compare_first_paint_ms": cmp["first_paint"], "compare_step_ms": cmp["step"],
-                        "compare_step_frame_ms": cmp["step_frame"]}
+            figures |= {
+                "compare_first_paint_ms": cmp["first_paint"],
+                "compare_step_ms": cmp["step"],
+                "compare_step_frame_ms": cmp["step_frame"],
+            }
         finally:
             browser.close()
 
         # 4 ----------------------------------------------------------------------------
         wr = wire()
-        print("\n4. Wire: `_counts` for K = 1,000 × 20 epochs (realistic counts, "
-              f"{wr['fill']:.1%} of off-diagonal cells non-zero)")
+        print(
+            "\n4. Wire: `_counts` for K = 1,000 × 20 epochs (realistic counts, "
+            f"{wr['fill']:.1%} of off-diagonal cells non-zero)"
+        )
         first, width = wr["window"]
-        print(table([
-            ("dense int32, all epochs", f"{wr['dense'] / 1e6:.1f}", "1.0×"),
-            (f"sent at once (window [{first}, {width}] of epochs, wire_budget {wr['budget'] / 2**20:.0f} MiB)",
-             f"{wr['sent'] / 1e6:.1f}", f"{wr['sent'] / wr['dense']:.2f}×"),
-            ("JSON nested lists, all epochs (compact separators)", f"{wr['json'] / 1e6:.1f}", f"{wr['json'] / wr['dense']:.2f}×"),
-            ("JSON nested lists, all epochs (json.dumps default)", f"{wr['json_spaced'] / 1e6:.1f}",
-             f"{wr['json_spaced'] / wr['dense']:.2f}×"),
-        ], ("what", "MB", "vs dense")))
-        print("   (JSON = one epoch's json.dumps × 20. Bytes go as a binary comm buffer, no base64;\n"
-              "   the other epochs follow as the slider nears the window's edge. Note: for a matrix this sparse\n"
-              "   compact JSON is *smaller* than dense int32 (\"0,\" is 2 bytes, an int32 is 4); what the bytes buy\n"
-              "   is no parsing: the frontend views them as an Int32Array in place.)")
-        figures |= {"wire_dense_mb": wr["dense"] / 1e6, "wire_sent_mb": wr["sent"] / 1e6, "wire_json_mb": wr["json"] / 1e6}
+        print(
+            table(
+                [
+                    ("dense int32, all epochs", f"{wr['dense'] / 1e6:.1f}", "1.0×"),
+                    (
+                        f"sent at once (window [{first}, {width}] of epochs, wire_budget {wr['budget'] / 2**20:.0f} MiB)",
+                        f"{wr['sent'] / 1e6:.1f}",
+                        f"{wr['sent'] / wr['dense']:.2f}×",
+                    ),
+                    (
+                        "JSON nested lists, all epochs (compact separators)",
+                        f"{wr['json'] / 1e6:.1f}",
+                        f"{wr['json'] / wr['dense']:.2f}×",
+                    ),
+                    (
+                        "JSON nested lists, all epochs (json.dumps default)",
+                        f"{wr['json_spaced'] / 1e6:.1f}",
+                        f"{wr['json_spaced'] / wr['dense']:.2f}×",
+                    ),
+                ],
+                ("what", "MB", "vs dense"),
+            )
+        )
+        print(
+            "   (JSON = one epoch's json.dumps × 20. Bytes go as a binary comm buffer, no base64;\n"
+            "   the other epochs follow as the slider nears the window's edge. Note: for a matrix this sparse\n"
+            '   compact JSON is *smaller* than dense int32 ("0," is 2 bytes, an int32 is 4); what the bytes buy\n'
+            "   is no parsing: the frontend views them as an Int32Array in place.)"
+        )
+        figures |= {
+            "wire_dense_mb": wr["dense"] / 1e6,
+            "wire_sent_mb": wr["sent"] / 1e6,
+            "wire_json_mb": wr["json"] / 1e6,
+        }
 
         # 5 ----------------------------------------------------------------------------
         browser = launch(pw)
@@ -465,24 +605,57 @@ def main() -> dict[str, float]:
             ck = click_to_thumbnails(browser)
         finally:
             browser.close()
-    print("\n5. Click → 25 thumbnails loaded, real JupyterLab + kernel (5,000 random 28×28 images, K = 10, 3 epochs)")
+    print(
+        "\n5. Click → 25 thumbnails loaded, real JupyterLab + kernel (5,000 random 28×28 images, K = 10, 3 epochs)"
+    )
     print(f"   JupyterLab start + notebook run: {ck['startup_s']:.0f} s (not part of any figure)")
     rows = []
-    for (r, c), n, a, b, fa, fb in zip(ck["cells"], ck["counts"], ck["cold"], ck["warm"], ck["cold_fill"], ck["warm_fill"]):
+    for (r, c), n, a, b, fa, fb in zip(
+        ck["cells"], ck["counts"], ck["cold"], ck["warm"], ck["cold_fill"], ck["warm_fill"]
+    ):
         rows.append((f"({r}, {c})", n, ms(a), ms(fa), ms(b), ms(fb)))
-    rows.append(("median", "", ms(med(ck["cold"])), ms(med([f for f in ck["cold_fill"] if f is not None] or [0])),
-                 ms(med(ck["warm"])), ms(med([f for f in ck["warm_fill"] if f is not None] or [0]))))
-    print(table(rows, ("cell", "samples", "cold click → loaded", "cold panel-fill", "warm re-click → loaded",
-                       "warm panel-fill")))
-    print("   (ms; from the click event's timestamp until 25 new img[data-sample-id] are complete, checked each frame;\n"
-          "   cold = thumbnails encoded in the kernel on this click, warm = cached; panel-fill = cw:panel-fill)")
-    print(f"   target: cold {verdict(med(ck['cold']), TARGET_CLICK)}; warm {verdict(med(ck['warm']), TARGET_CLICK)}")
+    rows.append(
+        (
+            "median",
+            "",
+            ms(med(ck["cold"])),
+            ms(med([f for f in ck["cold_fill"] if f is not None] or [0])),
+            ms(med(ck["warm"])),
+            ms(med([f for f in ck["warm_fill"] if f is not None] or [0])),
+        )
+    )
+    print(
+        table(
+            rows,
+            (
+                "cell",
+                "samples",
+                "cold click → loaded",
+                "cold panel-fill",
+                "warm re-click → loaded",
+                "warm panel-fill",
+            ),
+        )
+    )
+    print(
+        "   (ms; from the click event's timestamp until 25 new img[data-sample-id] are complete, checked each frame;\n"
+        "   cold = thumbnails encoded in the kernel on this click, warm = cached; panel-fill = cw:panel-fill)"
+    )
+    print(
+        f"   target: cold {verdict(med(ck['cold']), TARGET_CLICK)}; warm {verdict(med(ck['warm']), TARGET_CLICK)}"
+    )
     kc, kw = ck["kernel"]
-    print(f"   of which the kernel's answer (cell hits + 25 thumbnails, timed in the kernel): {ms(kc)} ms cold, "
-          f"{ms(kw)} ms warm;\n   the rest is the selection sync + request/reply through the Jupyter server "
-          "and websocket, blob → <img> decode, and up to one frame of polling")
-    figures |= {"click_cold_ms": med(ck["cold"]), "click_warm_ms": med(ck["warm"]),
-                "click_kernel_cold_ms": kc, "click_kernel_warm_ms": kw}
+    print(
+        f"   of which the kernel's answer (cell hits + 25 thumbnails, timed in the kernel): {ms(kc)} ms cold, "
+        f"{ms(kw)} ms warm;\n   the rest is the selection sync + request/reply through the Jupyter server "
+        "and websocket, blob → <img> decode, and up to one frame of polling"
+    )
+    figures |= {
+        "click_cold_ms": med(ck["cold"]),
+        "click_warm_ms": med(ck["warm"]),
+        "click_kernel_cold_ms": kc,
+        "click_kernel_warm_ms": kw,
+    }
     print(f"\n({time.perf_counter() - t_all:.0f} s in all; load average at the end {os.getloadavg()[0]:.1f})")
     return figures
 

@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from confusion_widget.detection import detection_matrix, detection_source, match_image
+from confusion_widget.detection import detection_source
+from confusion_widget.matching import detection_matrix, match_image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import best_of, table  # noqa: E402
+from _timing import best_of, table
 
 N_IMAGES = 5_000
 N_BOXES = 50
@@ -70,12 +71,16 @@ def main() -> None:
     for name, fn in steps:
         secs = best_of(fn, repeat=2)
         rows.append((name, f"{secs:.2f}", f"{1e6 * secs / N_IMAGES:.0f}"))
-    print(f"detection matching, {N_IMAGES:,} images × {N_BOXES} gt and {N_BOXES} predicted boxes, "
-          f"{N_CLASSES} classes, best of 2\n")
+    print(
+        f"detection matching, {N_IMAGES:,} images × {N_BOXES} gt and {N_BOXES} predicted boxes, "
+        f"{N_CLASSES} classes, best of 2\n"
+    )
     print(table(rows, ("step", "total s", "µs / image")))
     m, k = detection_matrix(gt, pred), N_CLASSES
-    print(f"\nmatched {int(m[:k, :k].sum()):,} pairs ({int(np.trace(m[:k, :k])):,} same class), "
-          f"{int(m[k, :k].sum()):,} unmatched predictions, {int(m[:k, k].sum()):,} missed gt boxes")
+    print(
+        f"\nmatched {int(m[:k, :k].sum()):,} pairs ({int(np.trace(m[:k, :k])):,} same class), "
+        f"{int(m[k, :k].sum()):,} unmatched predictions, {int(m[:k, k].sum()):,} missed gt boxes"
+    )
 
 
 if __name__ == "__main__":

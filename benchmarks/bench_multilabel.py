@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import multilabel_confusion_matrix
 
-from confusion_widget.multilabel import mlcm, mlcm_entries, multilabel_source, per_label_confusion
+from confusion_widget.mlcm import mlcm, mlcm_entries, per_label_confusion
+from confusion_widget.multilabel import multilabel_source
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import best_of, table  # noqa: E402
+from _timing import best_of, table
 
 N = 100_000
 LABEL_COUNTS = (20, 200)
@@ -55,20 +56,45 @@ def main() -> None:
     for n_labels in LABEL_COUNTS:
         y_true, scores = make_data(N, n_labels)
         y_pred = scores >= 0.5
-        np.testing.assert_array_equal(per_label_confusion(y_true, y_pred),
-                                      multilabel_confusion_matrix(y_true, y_pred))
+        np.testing.assert_array_equal(
+            per_label_confusion(y_true, y_pred), multilabel_confusion_matrix(y_true, y_pred)
+        )
         sk = best_of(lambda: multilabel_confusion_matrix(y_true, y_pred), repeat=REPEAT)
         two = best_of(lambda: per_label_confusion(y_true, y_pred), repeat=REPEAT)
         ml = best_of(lambda: mlcm(y_true, y_pred), repeat=REPEAT)
         entries = best_of(lambda: mlcm_entries(y_true, y_pred), repeat=REPEAT)
         source = best_of(lambda: multilabel_source(y_true, scores), repeat=REPEAT)
         click = min(first_click(y_true, scores) for _ in range(REPEAT))
-        rows.append((n_labels, f"{1e3 * sk:.1f}", f"{1e3 * two:.1f}", f"{sk / two:.1f}x",
-                     f"{1e3 * ml:.1f}", f"{sk / ml:.1f}x", f"{1e3 * entries:.1f}",
-                     f"{1e3 * source:.1f}", f"{1e3 * click:.1f}"))
+        rows.append(
+            (
+                n_labels,
+                f"{1e3 * sk:.1f}",
+                f"{1e3 * two:.1f}",
+                f"{sk / two:.1f}x",
+                f"{1e3 * ml:.1f}",
+                f"{sk / ml:.1f}x",
+                f"{1e3 * entries:.1f}",
+                f"{1e3 * source:.1f}",
+                f"{1e3 * click:.1f}",
+            )
+        )
     print(f"multi-label confusion, N = {N:,} samples, best of {REPEAT}, milliseconds\n")
-    print(table(rows, ("L", "sklearn 2x2", "ours 2x2", "sk/ours", "ours MLCM", "sk/MLCM",
-                       "MLCM entries", "source", "1st click")))
+    print(
+        table(
+            rows,
+            (
+                "L",
+                "sklearn 2x2",
+                "ours 2x2",
+                "sk/ours",
+                "ours MLCM",
+                "sk/MLCM",
+                "MLCM entries",
+                "source",
+                "1st click",
+            ),
+        )
+    )
     print(
         "\nsklearn 2x2 = multilabel_confusion_matrix; ours 2x2 = per_label_confusion (the same "
         "numbers).\nours MLCM = mlcm, the (L+1)x(L+1) MLCM: a different, richer matrix, its ratio "

@@ -17,8 +17,11 @@ def random_run(name, n=400, k=4, epochs=3, seed=0, ids=None, labels=None):
 
 
 def brute_cell(run, epoch, r, c):
-    return {int(run.sample_ids()[i]) for i in range(run.n_samples)
-            if run.y_true(epoch)[i] == r and run.y_pred(epoch)[i] == c}
+    return {
+        int(run.sample_ids()[i])
+        for i in range(run.n_samples)
+        if run.y_true(epoch)[i] == r and run.y_pred(epoch)[i] == c
+    }
 
 
 def test_tiles_share_the_slider_and_clamp_short_runs():
@@ -69,8 +72,14 @@ def test_flips_table_matches_brute_force():
 def test_runs_matched_by_sample_id_not_position():
     a = random_run("a", n=50)
     perm = np.random.default_rng(5).permutation(50)
-    b = Run(a.labels, a.y_true(0)[perm], np.stack([a.y_pred(e)[perm] for e in range(3)]),
-            None, a.sample_ids()[perm], name="b")
+    b = Run(
+        a.labels,
+        a.y_true(0)[perm],
+        np.stack([a.y_pred(e)[perm] for e in range(3)]),
+        None,
+        a.sample_ids()[perm],
+        name="b",
+    )
     assert len(flips(a, b, 0, 0)["sample_id"]) == 0  # same predictions, other order
     w = ConfusionWidget.compare([a, b], diff=True)
     assert not w.matrix[2].any()
@@ -131,7 +140,7 @@ def test_sample_history_in_image_reply(monkeypatch):
     w = ConfusionWidget.compare({"a": a, "b": b})
     out = []
     monkeypatch.setattr(w, "send", lambda content, buffers=None: out.append(content))
-    w._on_custom_msg(w, {"type": "image", "id": 1, "sample": 7}, [])
+    w._on_msg(w, {"type": "image", "id": 1, "sample": 7}, [])
     hist = out[-1]["history"]
     assert [h["title"] for h in hist] == ["a", "b"]
     assert hist[1]["pred"] == [b.labels[b.y_pred(e)[7]] for e in range(3)]
@@ -150,5 +159,30 @@ def test_runs_with_partly_different_samples():
     table = flips(a, b, 0, 0)
     shared = set(range(10, 30))
     assert set(table["sample_id"].tolist()) <= shared
-    assert len(table["sample_id"]) == sum(
-        a.y_pred(0)[i] != b.y_pred(0)[i - 10] for i in range(10, 30))
+    assert len(table["sample_id"]) == sum(a.y_pred(0)[i] != b.y_pred(0)[i - 10] for i in range(10, 30))
+
+
+def test_epochs_outside_the_run_are_errors_not_wrapped():
+    run = Run(["x", "y"], [0, 1, 1], [[0, 0, 1], [0, 1, 1], [1, 1, 1]])
+    with pytest.raises(ValueError, match=r"epochs\[1\] 99 is out of range"):
+        ConfusionWidget.difference(run, epochs=(0, 99))
+    with pytest.raises(ValueError, match=r"epochs\[0\] -4 is out of range"):
+        ConfusionWidget.difference(run, epochs=(-4, 1))
+    assert ConfusionWidget.difference(run, epochs=(0, -1)).epoch_labels == ["epoch 2 vs epoch 0"]
+    w = ConfusionWidget(run)
+    with pytest.raises(ValueError, match="epoch_b 99 is out of range"):
+        w.flips(0, 99)
+    with pytest.raises(ValueError, match="epoch_a 3 is out of range"):
+        flips(run, run, 3, 0)
+    assert w.flips(0, -1)["sample_id"].tolist() == [0, 1]
+    with pytest.raises(TypeError, match="must be an epoch of the run"):
+        w.flips("a", "b")
+    both = ConfusionWidget.compare({"a": run, "b": run})
+    with pytest.raises(ValueError, match="b='c' is not one of the runs"):
+        both.flips("a", "c")
+    with pytest.raises(ValueError, match="b 5 is out of range"):
+        both.flips(0, 5)
+    with pytest.raises(TypeError, match="pair"):
+        ConfusionWidget.difference(run, epochs=3)
+    with pytest.raises(TypeError, match="diff must be"):
+        ConfusionWidget.compare({"a": run, "b": run}, diff="a")

@@ -66,7 +66,9 @@ def test_pil_list_paths_dataset_and_callable(tmp_path):
 
 def test_callable_receives_sample_ids():
     seen = []
-    src = ImageSource(lambda sid: seen.append(sid) or np.zeros((4, 4), np.uint8), np.array(["x", "y"], dtype=object))
+    src = ImageSource(
+        lambda sid: seen.append(sid) or np.zeros((4, 4), np.uint8), np.array(["x", "y"], dtype=object)
+    )
     src.thumbnail(1)
     assert seen == ["y"]
 

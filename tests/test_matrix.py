@@ -50,7 +50,12 @@ def test_normalize_count_is_identity_and_stacks_work():
 
 def test_aggregation_aliases():
     assert [canonical_aggregation(a) for a in ["true", "pred", "all", "COUNT", None]] == [
-        "row", "column", "total", "count", "count"]
+        "row",
+        "column",
+        "total",
+        "count",
+        "count",
+    ]
     with pytest.raises(ValueError, match="aggregation must be one of"):
         canonical_aggregation("percent")
 
@@ -79,7 +84,7 @@ def test_validate_matrix_shapes_and_sources():
         ("abc", TypeError, "not str"),
         (None, TypeError, "is None"),
         ([["a", "b"], ["c", "d"]], TypeError, "numeric"),
-        (np.array([[2**40, 0], [0, 0]]), ValueError, "2\\*\\*31"),
+        (np.array([[2**60, 0], [0, 0]]), ValueError, "2\\*\\*53"),
     ],
 )
 def test_validate_matrix_rejects(cm, exc, match):

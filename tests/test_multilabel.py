@@ -8,15 +8,11 @@ import pytest
 import torch
 from sklearn.metrics import multilabel_confusion_matrix, precision_recall_fscore_support
 
-from confusion_widget import ConfusionWidget, multilabel
-from confusion_widget.multilabel import (
-    NO_LABEL,
-    mlcm,
-    mlcm_entries,
-    multilabel_metrics,
-    multilabel_source,
-    per_label_confusion,
-)
+from confusion_widget import ConfusionWidget
+from confusion_widget import mlcm as mlcm_module
+from confusion_widget.mlcm import NO_LABEL, mlcm, mlcm_entries, multilabel_metrics, per_label_confusion
+from confusion_widget.multilabel import multilabel_source
+from confusion_widget.wire import answer
 
 
 def _onehot(sets: list[set[int]], n_labels: int) -> np.ndarray:
@@ -109,7 +105,7 @@ def test_mlcm_all_cases_in_one_batch_keep_sample_indices() -> None:
 @pytest.mark.parametrize("seed", range(8))
 def test_mlcm_equals_per_sample_reference_on_random_data(seed: int, pairs: str, monkeypatch) -> None:
     # both ways of counting the (t, p) pairs: listing them, or a matrix product
-    monkeypatch.setattr(multilabel, "_LIST_PAIRS_BELOW", np.inf if pairs == "listed" else 0.0)
+    monkeypatch.setattr(mlcm_module, "_LIST_PAIRS_BELOW", np.inf if pairs == "listed" else 0.0)
     rng = np.random.default_rng(seed)
     n, n_labels = int(rng.integers(1, 300)), int(rng.integers(1, 9))
     y_true = rng.random((n, n_labels)) < rng.uniform(0.05, 0.7)
@@ -133,7 +129,9 @@ def test_mlcm_accepts_torch_bool_and_lists() -> None:
     y_true = [[1, 0, 1], [0, 0, 0]]
     y_pred = [[1, 1, 0], [0, 1, 0]]
     expected = mlcm(np.array(y_true), np.array(y_pred))
-    np.testing.assert_array_equal(mlcm(torch.tensor(y_true, dtype=torch.bool), torch.tensor(y_pred)), expected)
+    np.testing.assert_array_equal(
+        mlcm(torch.tensor(y_true, dtype=torch.bool), torch.tensor(y_pred)), expected
+    )
     np.testing.assert_array_equal(mlcm(y_true, np.array(y_pred, dtype=float)), expected)
 
 
@@ -142,7 +140,9 @@ def test_per_label_equals_sklearn(seed: int) -> None:
     rng = np.random.default_rng(seed)
     y_true = (rng.random((200, 7)) < 0.3).astype(int)
     y_pred = (rng.random((200, 7)) < 0.3).astype(int)
-    np.testing.assert_array_equal(per_label_confusion(y_true, y_pred), multilabel_confusion_matrix(y_true, y_pred))
+    np.testing.assert_array_equal(
+        per_label_confusion(y_true, y_pred), multilabel_confusion_matrix(y_true, y_pred)
+    )
     src = multilabel_source(y_true, y_pred, mode="per_label")
     np.testing.assert_array_equal(src.matrices()[0], multilabel_confusion_matrix(y_true, y_pred))
 
@@ -251,12 +251,12 @@ def test_binary_predictions_have_no_confidence_and_keep_position_order() -> None
     hits = src.cell(0, 0, 0, 0)
     assert hits.positions.tolist() == [0, 1, 2]
     assert np.isnan(hits.confidence).all()
-    assert not src.scores_given
+    assert src.threshold is None
 
 
 def test_cell_bounds_are_checked() -> None:
     _, _, src = _random_source()
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="row 6 is out of range"):
         src.cell(0, 0, 6, 0)
     with pytest.raises(ValueError, match="tile"):
         src.cell(0, 1, 0, 0)
@@ -268,7 +268,7 @@ def test_cell_bounds_are_checked() -> None:
 def test_threshold_is_inclusive() -> None:
     src = multilabel_source([[1, 0]], [[0.5, 0.49]], threshold=0.5)
     assert src.y_pred(0).tolist() == [[True, False]]
-    assert src.scores_given and src.threshold == 0.5
+    assert src.threshold == 0.5
 
 
 def test_set_threshold_recomputes_and_notifies() -> None:
@@ -313,9 +313,9 @@ def test_several_epochs() -> None:
 def test_torch_scores_and_float_binary_predictions() -> None:
     y_true = torch.tensor([[1, 0], [0, 1]])
     src = multilabel_source(y_true, torch.tensor([[0.9, 0.3], [0.1, 0.7]]))
-    assert src.scores_given
+    assert src.threshold is not None
     assert src.matrices()[0, 0].tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 0]]
-    assert not multilabel_source(y_true, torch.tensor([[1.0, 0.0], [0.0, 1.0]])).scores_given
+    assert multilabel_source(y_true, torch.tensor([[1.0, 0.0], [0.0, 1.0]])).threshold is None
 
 
 # -- bad inputs --------------------------------------------------------------------------------
@@ -360,13 +360,14 @@ def test_widget_from_multilabel_mlcm() -> None:
     y_true = rng.random((30, 4)) < 0.4
     scores = rng.random((30, 4))
     images = rng.integers(0, 255, (30, 8, 16), dtype=np.uint8)
-    w = ConfusionWidget.from_multilabel(y_true, scores, labels=list("abcd"), images=images,
-                                        sample_ids=np.arange(100, 130))
+    w = ConfusionWidget.from_multilabel(
+        y_true, scores, labels=list("abcd"), images=images, sample_ids=np.arange(100, 130)
+    )
     assert w.matrix.shape == (5, 5)
     assert w.labels == ["a", "b", "c", "d", NO_LABEL]
     np.testing.assert_array_equal(w.matrix, mlcm(y_true, scores >= 0.5))
     r, c = map(int, np.argwhere(w.matrix > 0)[0])
-    reply, buffers = w._answer_cell({"epoch": 0, "tile": 0, "row": r, "col": c, "limit": 3})
+    reply, buffers = answer(w.source, {"type": "cell", "epoch": 0, "tile": 0, "row": r, "col": c, "limit": 3})
     assert reply["total"] == w.matrix[r, c]
     assert len(reply["samples"]) == min(3, reply["total"]) == len(buffers)
     s = reply["samples"][0]
@@ -382,7 +383,7 @@ def test_widget_from_multilabel_per_label_and_rethreshold() -> None:
     w = ConfusionWidget.from_multilabel(y_true, scores, labels=["x", "y", "z"], mode="per_label")
     assert w.matrix.shape == (3, 2, 2)
     assert w.tile_titles == ["x", "y", "z"]
-    reply, _ = w._answer_cell({"epoch": 0, "tile": 2, "row": 1, "col": 1})
+    reply, _ = answer(w.source, {"type": "cell", "epoch": 0, "tile": 2, "row": 1, "col": 1})
     assert reply["total"] == w.matrix[2, 1, 1]
     w.source.set_threshold(0.9)  # the widget redraws from the source
     np.testing.assert_array_equal(w.matrix, multilabel_confusion_matrix(y_true, scores >= 0.9))

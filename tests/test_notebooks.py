@@ -19,7 +19,9 @@ def test_train_to_log_notebook(tmp_path):
     for name in ("train_to_log.ipynb", "train_digits.py"):
         shutil.copy(NOTEBOOKS / name, tmp_path / name)
     nb = nbformat.read(tmp_path / "train_to_log.ipynb", as_version=4)
-    NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     text = "\n".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )

@@ -3,19 +3,24 @@ collisions, a writer killed mid-epoch, and a reader while another process writes
 
 import json
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import confusion_widget._store_schema as schema_mod
 from confusion_widget import ConfusionWidget, RunStore
-from confusion_widget.images import Encoded
-from confusion_widget.store import RunExistsError, RunStoreError
+from confusion_widget.images import Encoded, ImageProvider
+from confusion_widget.store import RunExistsError, RunInfo, RunStoreError
 
 LABELS = ["cat", "dog", "fox"]
 
@@ -37,7 +42,8 @@ def check_epochs(run, n, k=3, confidence=True):
 
 def make_log(path, n=50, epochs=3, name="r1", ids=None):
     with RunStore(path) as store:
-        store.create_run(name, LABELS, ids if ids is not None else np.arange(100, 100 + n), params={"lr": 0.1})
+        ids = ids if ids is not None else np.arange(100, 100 + n)
+        store.create_run(name, LABELS, ids, params={"lr": 0.1})
         for e in range(epochs):
             assert store.append_epoch(name, *epoch_arrays(n, e)) == e
 
@@ -50,25 +56,33 @@ def test_round_trip(tmp_path):
         store.append_epoch("r2", [0, 1, 2], [0, 2, 2])  # confidence unknown
         png = Encoded(b"\x89PNG fake", "image/png", 8, 8)
         assert store.put_thumbnails("r2", {"b": png, "c": Encoded(None, error="unreadable")}) == 1
-        assert store.has_run("r2") and not store.has_run("r3")
+        assert store.has_run("r2")
+        assert not store.has_run("r3")
     with RunStore(path, mode="r") as store:
         infos = store.runs()
         r1, r2 = store.load("r1"), store.load("r2")
-        with pytest.raises(KeyError, match="no run 'nope'.*'r1', 'r2'"):
+        with pytest.raises(KeyError, match=r"no run 'nope'.*'r1', 'r2'"):
             store.load("nope")
     assert [(i.name, i.n_epochs, i.n_samples, i.labels, i.params) for i in infos] == [
-        ("r1", 3, 50, LABELS, {"lr": 0.1}), ("r2", 1, 3, LABELS, {})]
+        ("r1", 3, 50, LABELS, {"lr": 0.1}),
+        ("r2", 1, 3, LABELS, {}),
+    ]
     assert infos[0].created.endswith("+00:00")
-    assert r1.n_epochs == 3 and r1.sample_ids().tolist() == list(range(100, 150))
+    assert r1.n_epochs == 3
+    assert r1.sample_ids().tolist() == list(range(100, 150))
     check_epochs(r1, 50)
     assert r1.images is None
-    assert r2.sample_ids().tolist() == ["a", "b", "c"] and np.isnan(r2.confidence(0)).all()
+    assert r2.sample_ids().tolist() == ["a", "b", "c"]
+    assert np.isnan(r2.confidence(0)).all()
     assert r2.matrices()[0, 0].tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 1]]
     # Thumbnails are read lazily from the file, after the store was closed.
-    assert r2.images.thumbnail(1) == png and r2.images.large(1) == png
-    assert r2.images.thumbnail(0).data is None and "no thumbnail" in r2.images.thumbnail(0).error
+    assert r2.images.thumbnail(1) == png
+    assert r2.images.large(1) == png
+    assert r2.images.thumbnail(0).data is None
+    assert "no thumbnail" in r2.images.thumbnail(0).error
     w = ConfusionWidget.from_store(path, run="r1")
-    assert w.n_epochs == 3 and w.tile_titles == ["r1"]
+    assert w.n_epochs == 3
+    assert w.tile_titles == ["r1"]
 
 
 def test_epochs_are_raw_little_endian_blobs(tmp_path):
@@ -139,9 +153,8 @@ def test_read_only_mode(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(path)):
         RunStore(path, mode="r")
     make_log(path, epochs=1)
-    with RunStore(path, mode="r") as store:
-        with pytest.raises(ValueError, match="read-only"):
-            store.append_epoch("r1", *epoch_arrays(50, 1))
+    with RunStore(path, mode="r") as store, pytest.raises(ValueError, match="read-only"):
+        store.append_epoch("r1", *epoch_arrays(50, 1))
     with pytest.raises(ValueError, match="mode must be"):
         RunStore(path, mode="w")
     store = RunStore(path, mode="r")
@@ -165,7 +178,7 @@ def test_schema_version_is_checked(tmp_path):
     con.commit()
     con.close()
     for mode in ("r", "a"):
-        with pytest.raises(RunStoreError, match=rf"{path} has run-log schema version '99'.*reads version 1"):
+        with raises_naming(RunStoreError, path, "has run-log schema version '99'", "reads versions 1 to 2"):
             RunStore(path, mode=mode)
 
 
@@ -177,7 +190,7 @@ def test_foreign_sqlite_db_is_refused_and_left_alone(tmp_path):
     con.close()
     before = path.read_bytes()
     for mode in ("r", "a"):
-        with pytest.raises(RunStoreError, match=rf"{path} is an SQLite database but not a confusion-widget run log"):
+        with raises_naming(RunStoreError, path, "is an SQLite database but not a confusion-widget run log"):
             RunStore(path, mode=mode)
     assert path.read_bytes() == before
     con = sqlite3.connect(path)
@@ -210,9 +223,8 @@ def test_truncated_file(tmp_path, fraction):
     size = path.stat().st_size
     with open(path, "r+b") as f:
         f.truncate(int(size * fraction))
-    with pytest.raises(RunStoreError, match=str(path)):
-        with RunStore(path, mode="r") as store:
-            store.load("r1")
+    with pytest.raises(RunStoreError, match=str(path)), RunStore(path, mode="r") as store:
+        store.load("r1")
 
 
 WRITER = textwrap.dedent("""
@@ -233,8 +245,8 @@ WRITER = textwrap.dedent("""
 def start_writer(tmp_path, n, epochs, pause):
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs.db"), str(n), str(epochs), str(pause)],
-                            stdout=subprocess.PIPE, text=True)
+    args = [str(tmp_path / "runs.db"), str(n), str(epochs), str(pause)]
+    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True)
 
 
 def test_sigkill_mid_epoch_keeps_previous_epochs(tmp_path):
@@ -261,7 +273,8 @@ def test_sigkill_mid_epoch_keeps_previous_epochs(tmp_path):
 def test_recorder_killed_mid_epoch(tmp_path):
     """The training process dies between two batches of an epoch."""
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys, time
         import numpy as np
         from confusion_widget import ConfusionRecorder
@@ -275,8 +288,11 @@ def test_recorder_killed_mid_epoch(tmp_path):
                     print("mid-epoch", flush=True)
                     time.sleep(60)
             rec.end_epoch()
-    """))
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs.db")], stdout=subprocess.PIPE, text=True)
+    """)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "runs.db")], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "mid-epoch"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -302,5 +318,450 @@ def test_reader_while_another_process_writes(tmp_path):
             break
         time.sleep(0.05)
     assert proc.returncode == 0
-    assert seen == sorted(seen) and seen[-1] == epochs
+    assert seen == sorted(seen)
+    assert seen[-1] == epochs
     assert any(0 < s < epochs for s in seen)  # it did read while the writer was writing
+
+
+def raises_naming(exc, path, *fragments):
+    """pytest.raises for ``exc`` whose message names ``path`` and every fragment."""
+    return pytest.raises(exc, match="(?s)" + ".*".join(re.escape(str(f)) for f in (path, *fragments)))
+
+
+# -- a run is identified by its uid, not its name ---------------------------------------
+def test_a_replaced_run_is_never_written_through_its_old_run_info(tmp_path):
+    path = tmp_path / "runs.db"
+    a = RunStore(path)
+    info = a.create_run("x", LABELS, np.arange(5))
+    assert isinstance(info, RunInfo)
+    assert len(info.uid) == 32
+    assert a.runs()[0].uid == info.uid
+    assert a.append_epoch(info, *epoch_arrays(5, 0)) == 0
+    with RunStore(path) as b:  # another writer replaces "x"
+        new = b.create_run("x", LABELS, np.arange(5), if_exists="overwrite")
+        b.append_epoch(new, *epoch_arrays(5, 7))
+    # SQLite reused the rowid: the id alone could not tell the two runs apart.
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT id FROM runs").fetchall() == [(1,)]
+    con.close()
+    assert new.uid != info.uid
+    for write in (
+        lambda: a.append_epoch(info, *epoch_arrays(5, 1)),
+        lambda: a.append_epoch(info, *epoch_arrays(5, 1), thumbnails={0: Encoded(b"p")}),
+        lambda: a.put_thumbnails(info, {0: Encoded(b"p")}),
+        lambda: a.load(info),
+    ):
+        with raises_naming(RunStoreError, path, "'x'", "another writer replaced it"):
+            write()
+    run = a.load("x")  # B's run, untouched
+    assert run.n_epochs == 1
+    assert run.y_pred(0).tolist() == epoch_arrays(5, 7)[1].tolist()
+    assert run.images is None
+    assert a.append_epoch("x", *epoch_arrays(5, 8)) == 1  # by name: whatever run is "x" now
+    a.close()
+
+
+def test_two_writers_of_one_run_are_told_apart_by_epoch_number(tmp_path):
+    path = tmp_path / "runs.db"
+    make_log(path, n=5, epochs=2, name="x")
+    with RunStore(path) as a, RunStore(path) as b:
+        info_a = a.create_run("x", LABELS, np.arange(100, 105), if_exists="resume")
+        info_b = b.create_run("x", LABELS, np.arange(100, 105), if_exists="resume")
+        assert info_a.uid == info_b.uid
+        assert info_a.n_epochs == 2
+        assert a.append_epoch(info_a, *epoch_arrays(5, 2), epoch=2) == 2
+        with raises_naming(RunStoreError, path, "holds 3 epochs of run 'x'", "another writer appended"):
+            b.append_epoch(info_b, *epoch_arrays(5, 9), epoch=2)
+        assert a.load("x").n_epochs == 3
+
+
+def make_v1_log(path):
+    """A log as confusion-widget wrote it before runs had a uid (schema version 1)."""
+    make_log(path, n=5, epochs=2)
+    with RunStore(path) as store:
+        store.create_run("r2", LABELS, ["a", "b"])
+        store.append_epoch("r2", [0, 1], [1, 1])
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE runs DROP COLUMN uid")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def schema_of(path):
+    con = sqlite3.connect(path)
+    version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    columns = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
+    uids = [r[0] for r in con.execute("SELECT uid FROM runs")] if "uid" in columns else None
+    con.close()
+    return version, uids
+
+
+def test_version_1_log_is_read_as_is_and_migrated_by_a_writer(tmp_path):
+    path = tmp_path / "runs.db"
+    make_v1_log(path)
+    before = path.read_bytes()
+    with RunStore(path, mode="r") as store:
+        assert [(r.name, r.n_epochs, r.uid) for r in store.runs()] == [("r1", 2, None), ("r2", 1, None)]
+        check_epochs(store.load("r1"), 5)
+    assert path.read_bytes() == before
+    assert schema_of(path) == ("1", None)
+    with RunStore(path) as store:
+        infos = store.runs()
+        assert store.append_epoch(infos[0], *epoch_arrays(5, 2)) == 2
+    version, uids = schema_of(path)
+    assert version == "2"
+    assert [i.uid for i in infos] == uids
+    assert len(set(uids)) == 2
+    assert all(uids)
+    with RunStore(path, mode="r") as store:
+        check_epochs(store.load("r1"), 5)
+        assert store.load("r2").sample_ids().tolist() == ["a", "b"]
+
+
+def test_migration_is_one_transaction(tmp_path, monkeypatch):
+    path = tmp_path / "runs.db"
+    make_v1_log(path)
+    calls = []
+
+    def failing_uid():
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("no entropy")
+        return "f" * 32
+
+    monkeypatch.setattr(schema_mod, "new_uid", failing_uid)
+    with pytest.raises(OSError, match="no entropy"):
+        RunStore(path)
+    assert schema_of(path) == ("1", None)  # no column added, no uid filled
+    with RunStore(path, mode="r") as store:
+        check_epochs(store.load("r1"), 5)
+
+
+# -- foreign and damaged files ----------------------------------------------------------
+def test_another_apps_meta_table_is_a_run_store_error(tmp_path):
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE meta (id INTEGER, blob BLOB)")
+    con.execute("INSERT INTO meta VALUES (1, x'00')")
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+    for mode in ("r", "a"):
+        with raises_naming(RunStoreError, path, "not a confusion-widget run log", "'meta' table"):
+            RunStore(path, mode=mode)
+    assert path.read_bytes() == before
+
+
+def test_a_runs_table_missing_columns_is_a_run_store_error(tmp_path):
+    path = tmp_path / "runs.db"
+    make_log(path, n=5, epochs=1)
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE runs DROP COLUMN params")
+    con.commit()
+    con.close()
+    for mode in ("r", "a"):
+        with raises_naming(RunStoreError, path, "damaged", "'runs'", "['params']"):
+            RunStore(path, mode=mode)
+
+
+N_DAMAGED = 6
+DAMAGE = {
+    "blob-not-a-multiple-of-4": ("UPDATE epochs SET y_pred = x'00010203040506' WHERE epoch = 1", ()),
+    "blob-of-wrong-count": ("UPDATE epochs SET y_true = ? WHERE epoch = 0", (bytes(4 * (N_DAMAGED + 1)),)),
+    "class-id-too-large": (
+        "UPDATE epochs SET y_pred = ? WHERE epoch = 2",
+        (np.full(N_DAMAGED, 3, "<i4").tobytes(),),
+    ),
+    "negative-class-id": (
+        "UPDATE epochs SET y_true = ? WHERE epoch = 0",
+        (np.full(N_DAMAGED, -1, "<i4").tobytes(),),
+    ),
+    "confidence-as-text": ("UPDATE epochs SET confidence = 'high' WHERE epoch = 1", ()),
+    "labels-bad-json": ("UPDATE runs SET labels = '[\"cat\", '", ()),
+    "labels-not-a-list": ("UPDATE runs SET labels = '{}'", ()),
+    "labels-repeated": ('UPDATE runs SET labels = \'["cat", "cat", "fox"]\'', ()),
+    "params-bad-json": ("UPDATE runs SET params = 'lr=0.1'", ()),
+    "string-ids-bad-json": ("UPDATE runs SET id_kind = 'str', sample_ids = CAST('[\"a\", ' AS BLOB)", ()),
+    "string-ids-repeated": (
+        "UPDATE runs SET id_kind = 'str', sample_ids = ?",
+        (json.dumps(["a"] * N_DAMAGED).encode(),),
+    ),
+    "unknown-id-kind": ("UPDATE runs SET id_kind = 'float'", ()),
+    "negative-sample-count": ("UPDATE runs SET n_samples = -1", ()),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_damaged_run_data_is_a_run_store_error_naming_file_and_run(tmp_path, damage):
+    path = tmp_path / "runs.db"
+    make_log(path, n=N_DAMAGED, epochs=3)
+    con = sqlite3.connect(path)
+    con.execute(*DAMAGE[damage])
+    con.commit()
+    con.close()
+    with raises_naming(RunStoreError, path, "damaged", "run 'r1'"), RunStore(path, mode="r") as store:
+        store.runs()
+        store.load("r1")
+    with raises_naming(RunStoreError, path, "run 'r1'"):
+        ConfusionWidget.from_store(path, run="r1")
+
+
+# -- read-only logs (chmod), as a user that file modes apply to -------------------------
+@pytest.fixture
+def shared_dir():
+    """A directory another user can enter (pytest's tmp_path is private to its user)."""
+    d = Path(tempfile.mkdtemp(prefix="cw-store-"))
+    d.chmod(0o755)
+    yield d
+    for p in [d, *d.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    shutil.rmtree(d)
+
+
+CHILD = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    from confusion_widget import ConfusionRecorder, ConfusionWidget, RunStore
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+    print("uid", os.geteuid())
+
+    def attempt(what, f):
+        try:
+            print(what, "ok", f())
+        except Exception as exc:
+            print(what, type(exc).__name__, exc)
+
+    path = sys.argv[1]
+""")
+
+
+def as_unprivileged(code, path):
+    """Run ``code`` in a new interpreter as a user that file modes restrict; returns
+    its printed lines as ``{what: "ok value" or "ErrorType message"}``.
+
+    Root ignores file modes, so as root the child drops to uid/gid 65534 ("nobody")
+    after importing what it needs. It cannot be started as that user: the venv's
+    interpreter lives under /root, which only root may enter.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD + textwrap.dedent(code), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    assert lines.pop("uid") != "0"  # file modes apply to the child
+    return lines
+
+
+READ = """
+    attempt("load", lambda: RunStore(path, mode="r").load("r1").n_epochs)
+    attempt("widget", lambda: ConfusionWidget.from_store(path, run="r1").n_epochs)
+    attempt("thumbnail", lambda: ConfusionWidget.from_store(path, run="r1").source.images.thumbnail(0).data)
+"""
+
+WRITE = """
+    attempt("append", lambda: RunStore(path))
+    attempt("recorder", lambda: ConfusionRecorder(3, store=path, run="new"))
+"""
+
+
+def make_shared_log(folder, open_writer=False):
+    """A log with 3 epochs and one thumbnail in ``folder``; with ``open_writer`` the
+    files are copied while a writer holds them, so the epochs are in the -wal file."""
+    folder.mkdir()
+    path = folder / "runs.db"
+    src = folder.parent / "src.db" if open_writer else path
+    store = RunStore(src)
+    make_log_into(store)
+    if open_writer:
+        for suffix in ("", "-wal", "-shm"):
+            shutil.copy(f"{src}{suffix}", f"{path}{suffix}")
+    store.close()
+    return path
+
+
+def make_log_into(store, n=50, epochs=3):
+    store.create_run("r1", LABELS, np.arange(n))
+    for e in range(epochs):
+        store.append_epoch("r1", *epoch_arrays(n, e))
+    store.put_thumbnails("r1", {0: Encoded(b"png", "image/png", 1, 1)})
+
+
+def give_to_child(folder):
+    """Make ``folder`` writable by the unprivileged child (chown as root)."""
+    if os.geteuid() == 0:
+        os.chown(folder, 65534, 65534)
+
+
+@pytest.mark.parametrize("case", ["read-only-dir", "read-only-file", "read-only-dir-after-a-crash"])
+def test_read_only_log_opens_for_viewing_and_refuses_writers_up_front(shared_dir, case):
+    folder = shared_dir / "logs"
+    path = make_shared_log(folder, open_writer=case == "read-only-dir-after-a-crash")
+    assert (Path(f"{path}-wal").exists()) == (case == "read-only-dir-after-a-crash")
+    path.chmod(0o444)
+    if case == "read-only-file":
+        give_to_child(folder)
+    else:
+        folder.chmod(0o555)
+    out = as_unprivileged(READ + WRITE, path)
+    for what in ("append", "recorder"):
+        assert out[what].startswith(f"PermissionError cannot write the run log {path}:")
+    assert out["load"] == "ok 3"
+    assert out["widget"] == "ok 3"
+    assert out["thumbnail"] == "ok b'png'"
+    assert sorted(p.name for p in folder.iterdir() if "-" not in p.name) == ["runs.db"]
+
+
+def test_new_log_in_a_read_only_dir_fails_up_front(shared_dir):
+    folder = shared_dir / "logs"
+    folder.mkdir()
+    folder.chmod(0o555)
+    path = folder / "runs.db"
+    out = as_unprivileged(WRITE, path)
+    for what in ("append", "recorder"):
+        assert out[what].startswith(f"PermissionError cannot write the run log {path}: its directory")
+    assert not path.exists()
+
+
+def test_read_only_dir_with_a_wal_but_no_shm_says_what_to_do(shared_dir):
+    folder = shared_dir / "logs"
+    path = make_shared_log(folder, open_writer=True)
+    Path(f"{path}-shm").unlink()
+    folder.chmod(0o555)
+    out = as_unprivileged('attempt("load", lambda: RunStore(path, mode="r").load("r1").n_epochs)', path)
+    assert out["load"].startswith(f"RunStoreError {path} cannot be read here")
+    assert "runs.db-wal" in out["load"]
+    assert "writable directory" in out["load"]
+
+
+# -- writes that fail, and a log deleted under a writer ---------------------------------
+def test_a_locked_log_is_a_run_store_error_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(schema_mod, "BUSY_TIMEOUT", 0.05)
+    path = tmp_path / "runs.db"
+    store = RunStore(path)
+    info = store.create_run("r", LABELS, np.arange(5))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with raises_naming(RunStoreError, path, "could not be written", "locked"):
+        store.append_epoch(info, *epoch_arrays(5, 0))
+    other.execute("ROLLBACK")
+    other.close()
+    assert store.append_epoch(info, *epoch_arrays(5, 0)) == 0
+    store.close()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_writes_to_a_log_deleted_under_the_writer_are_refused(tmp_path, how):
+    path = tmp_path / "runs.db"
+    store = RunStore(path)
+    info = store.create_run("r", LABELS, np.arange(5))
+    store.append_epoch(info, *epoch_arrays(5, 0))
+    for f in tmp_path.glob("runs.db*"):
+        f.unlink()
+    if how == "replaced":
+        with RunStore(path) as other:
+            other.create_run("r", LABELS, np.arange(5))
+    with raises_naming(RunStoreError, path, "was deleted or replaced", "nothing was written"):
+        store.append_epoch(info, *epoch_arrays(5, 1))
+    store.close()
+
+
+def test_stored_images_never_show_another_runs_thumbnails(tmp_path):
+    path = tmp_path / "runs.db"
+    with RunStore(path) as store:
+        make_log_into(store, n=5, epochs=1)
+        run = store.load("r1")
+        assert isinstance(run.images, ImageProvider)
+        assert "large" not in vars(type(run.images))
+        assert run.images.large(0).data == b"png"
+        new = store.create_run("r1", LABELS, np.arange(5), if_exists="overwrite")  # same rowid
+        store.append_epoch(new, *epoch_arrays(5, 0), thumbnails={0: Encoded(b"other", "image/png", 1, 1)})
+    thumb = run.images.thumbnail(0)
+    assert thumb.data is None
+    assert "replaced" in thumb.error
+    run = ConfusionWidget.from_store(path, run="r1").source
+    for f in tmp_path.glob("runs.db*"):
+        f.unlink()
+    thumb = run.images.thumbnail(0)  # the log is gone: a placeholder, not an exception
+    assert thumb.data is None
+    assert f"no run log at {path}" in thumb.error
+
+
+# -- arguments ----------------------------------------------------------------------------
+def test_create_run_checks_its_arguments(tmp_path):
+    path = tmp_path / "runs.db"
+    with RunStore(path) as store:
+        bad = [
+            (TypeError, "run name must be a string", {"name": 7}),
+            (ValueError, "must not be empty", {"name": ""}),
+            (ValueError, "at least one class", {"labels": []}),
+            (TypeError, "labels must be a list", {"labels": None}),
+            (TypeError, "labels must be a list", {"labels": {"cat", "dog"}}),
+            (ValueError, "at least one sample", {"sample_ids": []}),
+            (TypeError, "sample_ids must be an array", {"sample_ids": None}),
+            (TypeError, "mixes integers and strings", {"sample_ids": np.array([1, "a"], dtype=object)}),
+            (TypeError, "params['opt'] cannot be saved as JSON", {"params": {"lr": 0.1, "opt": object()}}),
+            (TypeError, "params keys must be strings", {"params": {1: 2}}),
+            (TypeError, "params must be a mapping", {"params": [("lr", 0.1)]}),
+        ]
+        for exc, match, kw in bad:
+            args = {"name": "r", "labels": LABELS, "sample_ids": [1, 2]} | kw
+            with pytest.raises(exc, match=re.escape(match)):
+                store.create_run(**args)
+        with pytest.raises(TypeError, match="run name must be a string"):
+            store.has_run(7)
+        assert store.runs() == []
+        info = store.create_run("r", LABELS, [1, 2], params={"lr": np.float32(0.5), "sizes": np.arange(2)})
+        assert info.params == {"lr": 0.5, "sizes": [0, 1]} == store.runs()[0].params
+
+
+def test_append_epoch_checks_its_arrays_and_writes_nothing_on_error(tmp_path):
+    path = tmp_path / "runs.db"
+    with RunStore(path) as store:
+        info = store.create_run("r", LABELS, [1, 2])
+        bad = [
+            (ValueError, f"run 'r' in {path} has 2 samples", {"confidence": [0.5, 0.5, 0.5]}),
+            (ValueError, "confidences of shape (2, 1)", {"confidence": [[0.5], [0.5]]}),
+            (TypeError, "confidence must be numeric", {"confidence": ["high", "low"]}),
+            (ValueError, "probabilities in [0, 1]", {"confidence": [0.5, 3.0]}),
+            (ValueError, "probabilities in [0, 1]", {"confidence": [np.inf, 0.5]}),
+            (ValueError, "y_pred must hold integer class indices", {"y_pred": [0.0, np.nan]}),
+            (ValueError, "outside [0, 3)", {"y_true": [0, 3]}),
+            (TypeError, "is a bytes, not an Encoded", {"thumbnails": {1: b"png"}}),
+            (ValueError, "unknown sample id 5", {"thumbnails": {5: Encoded(b"png")}}),
+        ]
+        for exc, match, kw in bad:
+            args = {"y_true": [0, 1], "y_pred": [1, 1]} | kw
+            with pytest.raises(exc, match=re.escape(match)):
+                store.append_epoch(info, **args)
+        assert store.runs()[0].n_epochs == 0
+        assert store.stored_thumbnail_ids(info) == set()
+
+
+@pytest.mark.skipif(not hasattr(sqlite3.Connection, "setlimit"), reason="Python >= 3.11")
+def test_a_run_too_big_for_sqlite_is_a_run_store_error(tmp_path):
+    path = tmp_path / "runs.db"
+    with RunStore(path) as store:
+        store._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 100)  # as 125 million sample ids
+        with raises_naming(RunStoreError, path, "could not be written", "too big"):
+            store.create_run("r", LABELS, np.arange(50))
+        assert store.runs() == []
+
+
+def test_epoch_numbers_continue_after_a_gap(tmp_path):
+    path = tmp_path / "runs.db"
+    make_log(path, n=5, epochs=3)
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM epochs WHERE epoch = 1")  # e.g. pruned by hand
+    con.commit()
+    con.close()
+    with RunStore(path) as store:
+        assert store.append_epoch("r1", *epoch_arrays(5, 3)) == 3  # not a clash with epoch 2
+        assert store.load("r1").n_epochs == 3

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from confusion_widget import ConfusionWidget, ConfusionWidgetWarning
+from confusion_widget import ConfusionWidget, ConfusionWidgetWarning, Run
+from confusion_widget.wire import answer
 
 
 def make_run_widget(n=300, k=5, epochs=3, seed=0, **kw):
@@ -12,7 +13,11 @@ def make_run_widget(n=300, k=5, epochs=3, seed=0, **kw):
     yt = rng.integers(0, k, n)
     logits = [rng.normal(size=(n, k)) + 3 * np.eye(k)[yt] * (e + 1) / epochs for e in range(epochs)]
     imgs = rng.integers(0, 255, (n, 8, 8), dtype=np.uint8)
-    return ConfusionWidget.from_predictions(yt, logits, labels=[f"c{i}" for i in range(k)], images=imgs, **kw), yt, logits
+    return (
+        ConfusionWidget.from_predictions(yt, logits, labels=[f"c{i}" for i in range(k)], images=imgs, **kw),
+        yt,
+        logits,
+    )
 
 
 def sent(w, monkeypatch):
@@ -45,8 +50,15 @@ def test_stack_of_epochs_from_torch_starts_at_last_epoch():
 
 
 def test_options_and_aliases_round_trip():
-    w = ConfusionWidget(np.eye(3, dtype=int), aggregation="true", color_scale="smart",
-                        colormap="viridis", hide_diagonal=True, selected=(0, 2), epoch=0)
+    w = ConfusionWidget(
+        np.eye(3, dtype=int),
+        aggregation="true",
+        color_scale="smart",
+        colormap="viridis",
+        hide_diagonal=True,
+        selected=(0, 2),
+        epoch=0,
+    )
     assert (w.aggregation, w.color_scale, w.colormap, w.hide_diagonal) == ("row", "smart", "viridis", True)
     assert w.selected == (0, 2)
     for alias, canon in [("pred", "column"), ("all", "total"), ("count", "count")]:
@@ -98,20 +110,26 @@ def test_epoch_out_of_range_after_construction():
     w = ConfusionWidget(np.ones((2, 2, 2), dtype=int))
     with pytest.raises(ValueError, match="out of range"):
         w.epoch = 2
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match="epoch must be >= 0, got -1"):
         w.epoch = -1
 
 
 @pytest.mark.parametrize(
     ("yt", "yp", "kw", "exc", "match"),
     [
-        ([0, 1, 2], [0, 1], {}, ValueError, "same length"),
+        ([0, 1, 2], [0, 1], {}, ValueError, "y_true of epoch 0 has 3 entries but y_pred of epoch 0 has 2"),
         ([0, 1, 5], [0, 1, 1], {"labels": ["a", "b", "c"]}, ValueError, "class 5, outside"),
-        ([0, 1], [0, 1], {"labels": ["a", "b", "c"], "images": np.zeros((3, 4, 4), np.uint8)}, ValueError, "images has 3 items but there are 2 samples"),
+        (
+            [0, 1],
+            [0, 1],
+            {"labels": ["a", "b", "c"], "images": np.zeros((3, 4, 4), np.uint8)},
+            ValueError,
+            "images has 3 items but there are 2 samples",
+        ),
         ([], [], {}, ValueError, "empty"),
         ([0, 1], np.zeros((2, 3)), {"labels": ["a", "b"]}, ValueError, "3 columns but labels has 2"),
         ([0, 1], [0, 1], {"sample_ids": [7, 7]}, ValueError, "duplicates"),
-        ([0, 1], [[0, 1], [1, 1, 0]], {}, ValueError, "epoch 1 has 3 predictions"),
+        ([0, 1], [[0, 1], [1, 1, 0]], {}, ValueError, "y_pred of epoch 1 has 3 entries"),
         ([[0, 1], [0, 1]], [[0, 1], [1, 1], [0, 0]], {}, ValueError, "y_true has 2 epochs but y_pred has 3"),
         ([0, 1], [0, 1], {"images": "folder/"}, TypeError, "not a single path"),
         ([0, 1], [0, 1], {"images": 42}, TypeError, "images must be"),
@@ -155,12 +173,16 @@ def test_string_sample_ids():
 
 
 def test_cell_message_pages_and_thumbnails(monkeypatch):
-    w, yt, logits = make_run_widget(n=2000, k=3)
+    w, _yt, _logits = make_run_widget(n=2000, k=3)
     out = sent(w, monkeypatch)
     w.selected = (0, 0)
     ids = w.selected_samples
     assert len(ids) > 30
-    w._on_custom_msg(w, {"type": "cell", "id": 1, "epoch": w.epoch, "tile": 0, "row": 0, "col": 0, "offset": 0, "limit": 25}, [])
+    w._on_msg(
+        w,
+        {"type": "cell", "id": 1, "epoch": w.epoch, "tile": 0, "row": 0, "col": 0, "offset": 0, "limit": 25},
+        [],
+    )
     reply, bufs = out[-1]
     assert reply["id"] == 1 and reply["total"] == len(ids)
     assert [s["id"] for s in reply["samples"]] == ids[:25]
@@ -168,7 +190,9 @@ def test_cell_message_pages_and_thumbnails(monkeypatch):
     assert [s["buffer"] for s in reply["samples"]] == list(range(25))
     conf = [s["confidence"] for s in reply["samples"]]
     assert conf == sorted(conf, reverse=True)
-    w._on_custom_msg(w, {"type": "cell", "id": 2, "epoch": w.epoch, "row": 0, "col": 0, "offset": 25, "limit": 25}, [])
+    w._on_msg(
+        w, {"type": "cell", "id": 2, "epoch": w.epoch, "row": 0, "col": 0, "offset": 25, "limit": 25}, []
+    )
     assert [s["id"] for s in out[-1][0]["samples"]] == ids[25:50]
 
 
@@ -178,7 +202,7 @@ def test_thumbnails_are_made_once(monkeypatch):
     real = w.source.images._make
     monkeypatch.setattr(w.source.images, "_make", lambda pos, size: calls.append(pos) or real(pos, size))
     for _ in range(3):
-        w._answer_cell({"epoch": 0, "row": 0, "col": 0, "offset": 0, "limit": 50})
+        answer(w.source, {"type": "cell", "epoch": 0, "row": 0, "col": 0, "offset": 0, "limit": 50})
     assert len(calls) == len(set(calls)) > 0
 
 
@@ -196,7 +220,7 @@ def test_thumbnails_are_made_once(monkeypatch):
 def test_malformed_messages_get_an_error_reply(monkeypatch, msg):
     w, *_ = make_run_widget(n=40, k=2)
     out = sent(w, monkeypatch)
-    w._on_custom_msg(w, msg, [])
+    w._on_msg(w, msg, [])
     reply, _ = out[-1]
     assert reply["type"] == "error" and reply["id"] == 3 and reply["error"]
 
@@ -204,9 +228,25 @@ def test_malformed_messages_get_an_error_reply(monkeypatch, msg):
 def test_unrelated_messages_are_ignored(monkeypatch):
     w, *_ = make_run_widget(n=40, k=2)
     out = sent(w, monkeypatch)
-    for msg in [None, "hello", [1, 2], {"type": "nope"}, {}]:
-        w._on_custom_msg(w, msg, [])
-    assert out == []
+    for msg in [None, "hello", [1, 2], {"type": "nope"}, {}, {"type": "cell", "id": "x"}]:
+        w._on_msg(w, msg, [])
+    assert out == []  # not requests (no integer id): nothing to answer
+
+
+def test_unknown_request_types_are_answered(monkeypatch):
+    w, *_ = make_run_widget(n=40, k=2)
+    out = sent(w, monkeypatch)
+    w._on_msg(w, {"type": "nope", "id": 4}, [])
+    assert out == [
+        (
+            {
+                "type": "error",
+                "id": 4,
+                "error": "ValueError: unknown request type 'nope'; expected one of ['cell', 'image'].",
+            },
+            [],
+        )
+    ]
 
 
 def test_bad_state_from_frontend_does_not_raise(monkeypatch):
@@ -230,7 +270,7 @@ def test_unreadable_image_gives_placeholder_and_warning(tmp_path, monkeypatch):
     w = ConfusionWidget.from_predictions([0, 0], [1, 1], labels=["a", "b"], images=[good, bad])
     out = sent(w, monkeypatch)
     with pytest.warns(ConfusionWidgetWarning, match="could not read the image of sample 1"):
-        w._on_custom_msg(w, {"type": "cell", "id": 1, "epoch": 0, "row": 0, "col": 1}, [])
+        w._on_msg(w, {"type": "cell", "id": 1, "epoch": 0, "row": 0, "col": 1}, [])
     reply, bufs = out[-1]
     by_id = {s["id"]: s for s in reply["samples"]}
     assert by_id[0]["buffer"] == 0 and by_id[0]["error"] is None
@@ -241,7 +281,7 @@ def test_unreadable_image_gives_placeholder_and_warning(tmp_path, monkeypatch):
 def test_image_message_returns_large_view(monkeypatch):
     w, *_ = make_run_widget(n=20, k=2)
     out = sent(w, monkeypatch)
-    w._on_custom_msg(w, {"type": "image", "id": 4, "sample": 3}, [])
+    w._on_msg(w, {"type": "image", "id": 4, "sample": 3}, [])
     reply, bufs = out[-1]
     assert reply["type"] == "image" and reply["buffer"] == 0 and len(bufs) == 1
     assert (reply["width"], reply["height"]) == (8, 8)
@@ -250,7 +290,7 @@ def test_image_message_returns_large_view(monkeypatch):
 def test_bare_matrix_cells_have_no_samples(monkeypatch):
     w = ConfusionWidget(np.eye(2, dtype=int) * 3)
     out = sent(w, monkeypatch)
-    w._on_custom_msg(w, {"type": "cell", "id": 1, "epoch": 0, "row": 0, "col": 0}, [])
+    w._on_msg(w, {"type": "cell", "id": 1, "epoch": 0, "row": 0, "col": 0}, [])
     assert out[-1][0]["total"] == 0
 
 
@@ -258,11 +298,13 @@ def test_epoch_window_beyond_budget(monkeypatch):
     monkeypatch.setattr(ConfusionWidget, "wire_budget", 3 * 4 * 4 * 4)  # 3 epochs of 4x4 int32
     mats = np.arange(10)[:, None, None] * np.ones((10, 4, 4), dtype=int)
     w = ConfusionWidget(mats)
+
     def window_epochs():
         first, n = w._window
         block = np.frombuffer(w._counts, "<i4").reshape(n, 1, 4, 4)
         assert n == 3
         return first, block[:, 0, 0, 0].tolist()
+
     assert window_epochs() == (7, [7, 8, 9])
     w.epoch = 8  # inside, not at an edge that can move: nothing resent
     assert window_epochs() == (7, [7, 8, 9])
@@ -318,9 +360,9 @@ def test_threshold_trait_rethresholds_multilabel_scores():
         w.threshold = 1.5
     binary = ConfusionWidget.from_multilabel(y, y)
     assert binary.threshold is None
-    with pytest.raises(ValueError, match="have none"):
+    with pytest.raises(ValueError, match="MultiLabelSource has none"):
         binary.threshold = 0.3
-    with pytest.raises(ValueError, match="have none"):
+    with pytest.raises(ValueError, match="MatrixSource has none"):
         ConfusionWidget(np.eye(2, dtype=int), threshold=0.5)
 
 
@@ -330,3 +372,138 @@ def test_threshold_option_at_construction():
     w = ConfusionWidget(ConfusionWidget.from_multilabel(y, scores).source, threshold=0.66)
     np.testing.assert_array_equal(w.matrix, ConfusionWidget.from_multilabel(y, scores, threshold=0.66).matrix)
     assert w.threshold == pytest.approx(0.66)
+
+
+# -- every bad option names itself -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"epoch": "last"}, TypeError, "epoch must be an integer, got str 'last'"),
+        ({"epoch": 1.5}, TypeError, "epoch must be an integer, got float 1.5"),
+        ({"epoch": True}, TypeError, "epoch must be an integer"),
+        ({"epoch": -1}, ValueError, "epoch must be >= 0"),
+        ({"aggregation": 3}, ValueError, "aggregation must be one of"),
+        ({"colormap": None}, ValueError, "colormap must be one of"),
+        ({"hide_diagonal": "yes"}, TypeError, "hide_diagonal must be True or False"),
+        ({"selected": (1,)}, TypeError, r"selected must be None or a \(row, col\) pair"),
+        ({"selected": (0, -1)}, ValueError, "selected must be a cell inside the matrix"),
+        ({"selected": "a1"}, TypeError, "selected must be None"),
+        ({"selected_tile": 1}, ValueError, "selected_tile 1 is out of range"),
+        ({"page_size": 2.5}, TypeError, "page_size must be an integer"),
+        ({"title": 5}, TypeError, "title must be a string"),
+        ({"threshold": "x"}, TypeError, "threshold must be a number"),
+        ({"threshold": float("nan")}, ValueError, r"threshold must be in \[0, 1\]"),
+    ],
+)
+def test_every_bad_option_names_the_option(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        ConfusionWidget(np.eye(3, dtype=int), **kwargs)
+    w = ConfusionWidget(np.eye(3, dtype=int))
+    before = w.get_state()
+    ((name, value),) = kwargs.items()
+    with pytest.raises(exc, match=match):
+        setattr(w, name, value)
+    assert w.get_state() == before  # rejected, nothing changed
+
+
+def test_options_are_the_traits_tagged_as_options():
+    assert set(ConfusionWidget.class_trait_names(option=True)) == {
+        "epoch",
+        "aggregation",
+        "color_scale",
+        "colormap",
+        "hide_diagonal",
+        "selected",
+        "selected_tile",
+        "threshold",
+        "page_size",
+        "title",
+    }
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['n_epochs'\]"):
+        ConfusionWidget(np.eye(2, dtype=int), n_epochs=3)  # a trait, but the source's to set
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['colour'\]"):
+        ConfusionWidget.from_predictions([0, 1], [0, 1], colour="red")
+    w = ConfusionWidget.from_predictions([0, 1], [0, 1], name="r", aggregation="pred", title="t")
+    assert (w.aggregation, w.title, w.tile_titles) == ("column", "t", ["r"])
+
+
+def test_factories_show_their_sources_parameters():
+    import inspect
+
+    params = inspect.signature(ConfusionWidget.from_predictions).parameters
+    assert list(params)[:5] == ["y_true", "y_pred", "labels", "images", "sample_ids"]
+    assert "options" in params and "confidence" in params
+    assert "y_pred" in ConfusionWidget.from_predictions.__doc__
+    assert "threshold" in inspect.signature(ConfusionWidget.from_multilabel).parameters
+
+
+def test_epoch_labels_of_the_wrong_length_are_refused_everywhere():
+    with pytest.raises(ValueError, match="epoch_labels has 1 names for 2 epochs"):
+        ConfusionWidget.from_predictions([0, 1], [[0, 1], [1, 1]], epoch_labels=["only one"])
+    with pytest.raises(ValueError, match="epoch_labels has 3 names for 1 epochs"):
+        ConfusionWidget.from_multilabel([[1, 0]], [[0.9, 0.1]], epoch_labels=["a", "b", "c"])
+    run = ConfusionWidget.from_predictions([0, 1], [[0, 1], [1, 1]], epoch_labels=["warm-up", "final"])
+    assert run.epoch_labels == ["warm-up", "final"]
+    with pytest.raises(TypeError, match="epoch_labels= cannot be combined with a Run"):
+        ConfusionWidget(run.source, epoch_labels=["a", "b"])
+
+
+# -- scores that used to give silently wrong matrices --------------------------------------
+def test_a_single_score_column_is_a_binary_classifier():
+    logits = np.array([[-2.0], [0.5], [3.0], [-0.1]])
+    w = ConfusionWidget.from_predictions([0, 1, 1, 1], logits)
+    assert w.labels == ["0", "1"] and w.matrix.tolist() == [[1, 0], [1, 2]]
+    w.selected = (1, 1)
+    assert w.selected_samples == [2, 1]  # most confident first: sigmoid(3) > sigmoid(0.5)
+    probs = ConfusionWidget.from_predictions(
+        [0, 1, 1], np.array([[0.2], [0.5], [0.9]]), labels=["neg", "pos"]
+    )
+    assert probs.matrix.tolist() == [[1, 0], [0, 2]]
+    with pytest.raises(ValueError, match="y_true contains class 2, outside \\[0, 2\\)"):
+        ConfusionWidget.from_predictions([0, 2], np.array([[0.2], [0.9]]))
+
+
+def test_a_true_class_beyond_the_score_columns_is_an_error():
+    with pytest.raises(ValueError, match="y_true contains class 5, outside \\[0, 3\\)"):
+        ConfusionWidget.from_predictions([0, 1, 5], np.eye(3))
+    with pytest.raises(ValueError, match=r"\[3, 4\] columns in different epochs"):
+        ConfusionWidget.from_predictions([0, 1], [np.zeros((2, 3)), np.zeros((2, 4))])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_torch_logits(dtype):
+    rng = np.random.default_rng(0)
+    logits = torch.tensor(rng.normal(size=(50, 4)) * 3, dtype=dtype)
+    y = torch.tensor(rng.integers(0, 4, 50))
+    w = ConfusionWidget.from_predictions(y, logits)
+    ref = ConfusionWidget.from_predictions(y.numpy(), logits.float().numpy())
+    np.testing.assert_array_equal(w.matrix, ref.matrix)
+    np.testing.assert_allclose(w.source.confidence(0), ref.source.confidence(0), atol=1e-3)
+
+
+# -- a live run: the widget never stops following ------------------------------------------
+def test_a_widget_made_while_a_thread_records_follows_every_epoch():
+    import sys
+    import threading
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(30):
+            run = Run(["a", "b"], [0, 1, 1], [[0, 1, 1]])
+            go = threading.Event()
+
+            def record(run=run, go=go):
+                go.wait()
+                for _ in range(20):
+                    run.append_epoch([0, 1, 1], [1, 1, 0])
+
+            thread = threading.Thread(target=record)
+            thread.start()
+            go.set()
+            widgets = [ConfusionWidget(run) for _ in range(5)]
+            thread.join()
+            for w in widgets:
+                assert (w.n_epochs, len(w.matrices), w.epoch) == (21, 21, 20)
+    finally:
+        sys.setswitchinterval(old)

@@ -7,10 +7,19 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from ._util import ConfusionWidgetWarning
-from .images import ImageSource
+from .images import ImageProvider, ImageSource
 from .matrix import most_confused, normalize, per_class_metrics
 from .recorder import ConfusionRecorder
-from .runs import CellHits, CellSource, Run
+from .runs import Run
+from .sources import (
+    CellHits,
+    CellSource,
+    HasImageBoxes,
+    HasMetrics,
+    HasSampleHistory,
+    Thresholded,
+    TiledComparison,
+)
 from .store import RunStore
 from .widget import ConfusionWidget
 
@@ -25,9 +34,15 @@ __all__ = [
     "ConfusionRecorder",
     "ConfusionWidget",
     "ConfusionWidgetWarning",
+    "HasImageBoxes",
+    "HasMetrics",
+    "HasSampleHistory",
+    "ImageProvider",
     "ImageSource",
     "Run",
     "RunStore",
+    "Thresholded",
+    "TiledComparison",
     "__version__",
     "most_confused",
     "normalize",

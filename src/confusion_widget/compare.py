@@ -9,16 +9,21 @@ samples in a different order still compare correctly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .images import Encoded
-from .runs import CellHits, Run
+from .images import Encoded, ImageProvider
+from .runs import Run
+from .sources import CellHits, CellSource, HasSampleHistory, TiledComparison, check_index, epoch_names
 
-__all__ = ["CompareSource", "align_run", "flips"]
+if TYPE_CHECKING:
+    from .wire import HistoryEntry
+
+__all__ = ["CompareSource", "align_run", "compare_source", "difference_source", "flips", "flips_of"]
 
 MAX_TILES = 8
 
@@ -77,7 +82,7 @@ def align_run(run: Run, labels: Sequence[str], mapping: Mapping[str, str] | None
     )
 
 
-class _CompositeImages:
+class _CompositeImages(ImageProvider):
     """Images by global position: from the first run that has the sample and images."""
 
     def __init__(self, views: list[_View], n: int) -> None:
@@ -106,7 +111,7 @@ class _CompositeImages:
         return Encoded(None, error="no images for this sample") if hit is None else hit[0].large(hit[1])
 
 
-class CompareSource:
+class CompareSource(CellSource, TiledComparison, HasSampleHistory):
     """Tiles of runs sharing one slider, with optional difference tiles.
 
     Use :meth:`ConfusionWidget.compare` or :meth:`ConfusionWidget.difference` rather
@@ -142,8 +147,8 @@ class CompareSource:
             if not (0 <= a < len(views) and 0 <= b < len(views)) or a == b:
                 raise ValueError(f"a difference needs two different tiles, got ({a}, {b}).")
         self._diffs = [tuple(d) for d in diffs]
-        self.n_epochs_ = n_epochs if n_epochs is not None else max(v.run.n_epochs for v in self._views)
-        self._epoch_labels = list(epoch_labels) if epoch_labels is not None else None
+        self._n_epochs = n_epochs
+        self._epoch_labels = epoch_labels
         self.tile_titles = [v.title for v in self._views] + [
             f"{self._views[b].title} − {self._views[a].title}" for a, b in self._diffs
         ]
@@ -153,13 +158,12 @@ class CompareSource:
     # -- cell-source protocol ---------------------------------------------------------
     @property
     def n_epochs(self) -> int:
-        return self.n_epochs_
+        """A fixed number, or the longest run's epochs (runs may still be growing)."""
+        return self._n_epochs if self._n_epochs is not None else max(v.run.n_epochs for v in self._views)
 
     @property
     def epoch_labels(self) -> list[str]:
-        if self._epoch_labels is not None:
-            return self._epoch_labels
-        return [f"epoch {e}" for e in range(self.n_epochs)]
+        return epoch_names(self._epoch_labels, self.n_epochs)
 
     @property
     def diff_of(self) -> list[list[int] | None]:
@@ -194,11 +198,9 @@ class CompareSource:
         for v in self._views:
             v.run.subscribe(callback)
 
-    def cell(self, epoch: int, tile: int, row: int, col: int) -> CellHits:
+    def _cell(self, epoch: int, tile: int, row: int, col: int) -> CellHits:
         """Entries of a real tile's cell, or for a difference tile the samples that
         entered the cell (in ``b`` not ``a``) then those that left it."""
-        if not 0 <= tile < len(self.tile_titles):
-            raise ValueError(f"tile {tile} is out of range [0, {len(self.tile_titles)}).")
         if tile < len(self._views):
             v = self._views[tile]
             hits = v.run.cell(self._epoch(v, epoch), 0, row, col)
@@ -217,9 +219,19 @@ class CompareSource:
         pred_b = self._global_pred(vb, epoch)
         extra = []
         for g in gb[entered]:
-            extra.append({"change": "entered", "caption": f"entered · {self._said(va, pred_a, g)} → {self._said(vb, pred_b, g)}"})
+            extra.append(
+                {
+                    "change": "entered",
+                    "caption": f"entered · {self._said(va, pred_a, g)} → {self._said(vb, pred_b, g)}",
+                }
+            )
         for g in ga[left]:
-            extra.append({"change": "left", "caption": f"left · {self._said(va, pred_a, g)} → {self._said(vb, pred_b, g)}"})
+            extra.append(
+                {
+                    "change": "left",
+                    "caption": f"left · {self._said(va, pred_a, g)} → {self._said(vb, pred_b, g)}",
+                }
+            )
         return CellHits(
             np.concatenate([gb[entered], ga[left]]),
             np.concatenate([hb.confidence[entered], ha.confidence[left]]),
@@ -235,7 +247,7 @@ class CompareSource:
         p = pred[g]
         return f"{v.title}: {'(absent)' if p < 0 else self.labels[p]}"
 
-    def sample_history(self, pos: int) -> list[dict[str, Any]]:
+    def sample_history(self, pos: int) -> list[HistoryEntry]:
         """Predicted class and confidence of one sample at every epoch of every run."""
         out = []
         for v in self._views:
@@ -262,7 +274,9 @@ def _global_positions(id_lists: list[np.ndarray]) -> tuple[np.ndarray, list[np.n
         uniq, first_at, inverse = np.unique(allids, return_index=True, return_inverse=True)
     except TypeError:  # mixed id types cannot be sorted: map them one by one
         index: dict[Any, int] = {}
-        out = [np.array([index.setdefault(v, len(index)) for v in x.tolist()], dtype=np.int64) for x in id_lists]
+        out = [
+            np.array([index.setdefault(v, len(index)) for v in x.tolist()], dtype=np.int64) for x in id_lists
+        ]
         return np.array(list(index), dtype=object), out
     order = np.argsort(first_at, kind="stable")  # unique ids in first-seen order
     rank = np.empty(len(uniq), dtype=np.int64)
@@ -284,6 +298,7 @@ def flips(run_a: Run, run_b: Run, epoch_a: int = -1, epoch_b: int = -1) -> dict[
         The runs (pass the same run twice to compare two of its epochs).
     epoch_a, epoch_b
         Epochs to compare; negative values count from the end (``-1``: last).
+        Epochs outside the runs are a ``ValueError``.
 
     Returns
     -------
@@ -302,11 +317,12 @@ def flips(run_a: Run, run_b: Run, epoch_a: int = -1, epoch_b: int = -1) -> dict[
     """
     if list(run_a.labels) != list(run_b.labels):
         raise ValueError("flips needs both runs in the same class order; use align_run first.")
-    ea = epoch_a % run_a.n_epochs
-    eb = epoch_b % run_b.n_epochs
+    ea = check_index(epoch_a, run_a.n_epochs, "epoch_a", negative=True)
+    eb = check_index(epoch_b, run_b.n_epochs, "epoch_b", negative=True)
     ids_a, ids_b = run_a.sample_ids(), run_b.sample_ids()
     if len(ids_a) == len(ids_b) and np.array_equal(ids_a, ids_b):
-        ia = ib = slice(None)
+        ia: Any = slice(None)  # same samples, same order: views, no copies
+        ib: Any = ia
         ids = ids_a
     else:  # match by id: sort b once, look a's ids up in it
         order = np.argsort(ids_b, kind="stable")
@@ -331,3 +347,148 @@ def flips(run_a: Run, run_b: Run, epoch_a: int = -1, epoch_b: int = -1) -> dict[
         "confidence_b": cb[sel],
         "change": change,
     }
+
+
+# -- the widget's constructors ---------------------------------------------------------
+def _as_run(obj: Any) -> Run:
+    """A Run from a Run, a recorder (``as_source``) or a widget built from predictions."""
+    source = getattr(obj, "source", obj)  # a ConfusionWidget
+    if hasattr(source, "as_source"):  # a ConfusionRecorder
+        source = source.as_source()
+    if not isinstance(source, Run):
+        raise TypeError(
+            f"expected a Run, a ConfusionRecorder or a widget built from predictions, got "
+            f"{type(obj).__name__}; a bare matrix has no samples to compare."
+        )
+    return source
+
+
+def _named_runs(runs: Any, store: str | os.PathLike[str] | None) -> dict[str, Run]:
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, (Mapping, Sequence)):
+        raise TypeError(f"runs must be a dict {{name: run}} or a list of runs, got {type(runs).__name__}.")
+    items = runs.items() if isinstance(runs, Mapping) else ((None, r) for r in runs)
+    out: dict[str, Run] = {}
+    for name, r in items:
+        if isinstance(r, str):
+            if store is None:
+                raise ValueError(f"run {r!r} is given by name; pass store= the run log to load it from.")
+            r = Run.from_store(store, r)
+        run = _as_run(r)
+        key = str(name) if name is not None else (run.name or f"run {len(out)}")
+        if key in out:
+            raise ValueError(f"two runs are named {key!r}; give them distinct names.")
+        out[key] = run
+    return out
+
+
+def _identity(e: int) -> int:
+    return e
+
+
+def compare_source(
+    runs: Mapping[str, Any] | Sequence[Any],
+    *,
+    diff: bool | tuple[str, str] = False,
+    mapping: Mapping[str, str] | None = None,
+    store: str | os.PathLike[str] | None = None,
+) -> CompareSource:
+    """Tiles of 1–8 runs sharing one slider, with an optional difference tile.
+
+    Parameters
+    ----------
+    runs
+        ``{name: run}`` (or a list, named by each run's ``name``); a run is a
+        :class:`~confusion_widget.Run`, a ``ConfusionRecorder``, a
+        ``ConfusionWidget`` built from predictions, or the name of a run in
+        ``store``.
+    diff
+        ``True`` adds a difference tile (second − first) for two runs; ``(a, b)``
+        adds ``b − a`` for two named runs. Clicking a cell of the difference tile
+        lists the samples that entered and left that cell.
+    mapping
+        ``{class name in a run: class name in the first run}`` for runs whose class
+        names differ; the class sets must otherwise be equal (order may differ: runs
+        are aligned by class name).
+    store
+        A run log to load runs given by name from.
+
+    Notes
+    -----
+    Runs with fewer epochs show their last epoch at or before the slider's, and the
+    tile says which epoch it shows.
+    """
+    named = _named_runs(runs, store)
+    if not 1 <= len(named) <= MAX_TILES:
+        raise ValueError(f"compare tiles 1 to {MAX_TILES} runs, got {len(named)}.")
+    names = list(named)
+    ref = named[names[0]]
+    views = [(align_run(r, ref.labels, mapping), n, _identity) for n, r in named.items()]
+    diffs: list[tuple[int, int]] = []
+    if diff is True:
+        if len(names) != 2:
+            raise ValueError("diff=True needs exactly two runs; pass diff=(a, b) to pick two.")
+        diffs = [(0, 1)]
+    elif diff is not False:
+        if not (isinstance(diff, (tuple, list)) and len(diff) == 2):
+            raise TypeError(f"diff must be True, False or a pair of run names (a, b), got {diff!r}.")
+        for n in diff:
+            if n not in named:
+                raise ValueError(f"diff names {n!r}, which is not one of the runs {names}.")
+        diffs = [(names.index(diff[0]), names.index(diff[1]))]
+    return CompareSource(views, diffs)
+
+
+def difference_source(run: Any, epochs: tuple[int, int] | None = None) -> CompareSource:
+    """One run's change between epochs, with the samples that flipped.
+
+    Parameters
+    ----------
+    run
+        A :class:`~confusion_widget.Run`, recorder or widget built from predictions.
+    epochs
+        ``(a, b)`` compares epoch ``b`` with epoch ``a`` (negative values count from
+        the end); by default the slider compares each epoch with the one before it.
+
+    Raises
+    ------
+    ValueError
+        For epochs outside the run.
+    """
+    source = _as_run(run)
+    if epochs is None:
+        views = [(source, "previous epoch", lambda e: e - 1), (source, "this epoch", _identity)]
+        return CompareSource(views, [(0, 1)], epoch_labels=None)
+    if not (isinstance(epochs, (tuple, list)) and len(epochs) == 2):
+        raise TypeError(f"epochs must be a pair (a, b) of epochs, got {epochs!r}.")
+    a, b = (check_index(e, source.n_epochs, f"epochs[{i}]", negative=True) for i, e in enumerate(epochs))
+    names = source.epoch_labels
+    views = [(source, names[a], lambda e: a), (source, names[b], lambda e: b)]
+    return CompareSource(views, [(0, 1)], n_epochs=1, epoch_labels=[f"{names[b]} vs {names[a]}"])
+
+
+def flips_of(
+    source: CellSource, epoch: int, a: int | str | None = None, b: int | str | None = None
+) -> dict[str, np.ndarray]:
+    """:func:`flips` for a widget's source: two tiles (titles or indices, by default
+    the first two) of a comparison at ``epoch``, or two epochs of a run (by default
+    the one before ``epoch`` and ``epoch``)."""
+    if isinstance(source, CompareSource):
+        titles = source.tile_titles
+        n_real = len(source._views)
+
+        def tile(x: int | str, name: str) -> int:
+            if isinstance(x, str):
+                if x not in titles[:n_real]:
+                    raise ValueError(f"{name}={x!r} is not one of the runs {titles[:n_real]}.")
+                return titles.index(x)
+            return check_index(x, n_real, name)
+
+        return source.flips(tile(0 if a is None else a, "a"), tile(1 if b is None else b, "b"), epoch)
+    if isinstance(source, Run):
+        for name, x in (("a", a), ("b", b)):
+            if isinstance(x, str):
+                raise TypeError(f"{name} must be an epoch of the run (an integer), got {x!r}.")
+        ea = max(epoch - 1, 0) if a is None else a
+        eb = epoch if b is None else b
+        return flips(source, source, ea, eb)  # type: ignore[arg-type]
+    raise TypeError("flips needs per-sample predictions (a run or a comparison), not a bare matrix.")

@@ -21,6 +21,7 @@ import io
 import os
 import threading
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from PIL import Image
 
 from ._util import ConfusionWidgetWarning, is_torch_tensor, to_numpy
 
-__all__ = ["Encoded", "ImageSource", "image_source", "to_pil"]
+__all__ = ["Encoded", "ImageProvider", "ImageSource", "image_source", "to_pil"]
 
 THUMBNAIL_SIZE = 96
 LARGE_SIZE = 384
@@ -47,8 +48,37 @@ class Encoded:
     error: str | None = None
 
 
-def to_pil(img: Any, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-           channels_first: bool | None = None) -> Image.Image:
+class ImageProvider(ABC):
+    """The image-provider protocol: encoded images of a cell source's samples, by
+    sample *position* (an index into the source's ``sample_ids()``).
+
+    Implementations: :class:`ImageSource` (images given by the user, encoded on
+    demand), the thumbnails stored in a run log, the thumbnails a recorder captured
+    during training, and a comparison's images drawn from its runs. Neither method
+    raises for an unreadable image: it returns an :class:`Encoded` with ``error``
+    set, which the panel shows as a placeholder.
+    """
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """The number of samples (positions ``0 … len - 1``)."""
+
+    @abstractmethod
+    def thumbnail(self, pos: int) -> Encoded:
+        """The thumbnail shown in the panel for the sample at ``pos``."""
+
+    def large(self, pos: int) -> Encoded:
+        """A larger rendering for the detail view; by default the thumbnail (for
+        providers that keep one size)."""
+        return self.thumbnail(pos)
+
+
+def to_pil(
+    img: Any,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    channels_first: bool | None = None,
+) -> Image.Image:
     """Convert one image (PIL, path, array or tensor) to an RGB or L PIL image.
 
     Arrays: ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)``; uint8 as is, floats in
@@ -67,9 +97,9 @@ def to_pil(img: Any, mean: Sequence[float] | None = None, std: Sequence[float] |
     if channels_first is None:
         channels_first = is_torch_tensor(img)
     if arr.ndim == 3:
-        if channels_first and arr.shape[0] in (1, 3, 4):
-            arr = np.moveaxis(arr, 0, -1)
-        elif arr.shape[-1] not in (1, 3, 4) and arr.shape[0] in (1, 3, 4):
+        if (channels_first and arr.shape[0] in (1, 3, 4)) or (
+            arr.shape[-1] not in (1, 3, 4) and arr.shape[0] in (1, 3, 4)
+        ):
             arr = np.moveaxis(arr, 0, -1)
         if arr.shape[-1] == 1:
             arr = arr[..., 0]
@@ -101,19 +131,19 @@ def _encode(im: Image.Image, size: int) -> tuple[bytes, str]:
     w, h = im.size
     if max(w, h) <= size // 2:
         f = max(1, size // max(w, h))
-        im = im.resize((w * f, h * f), Image.NEAREST)
+        im = im.resize((w * f, h * f), Image.Resampling.NEAREST)
         buf = io.BytesIO()
         im.save(buf, format="PNG", optimize=False)
         return buf.getvalue(), "image/png"
     if max(w, h) > size:
         im = im.copy()
-        im.thumbnail((size, size), Image.BILINEAR)
+        im.thumbnail((size, size), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=85)
     return buf.getvalue(), "image/jpeg"
 
 
-class ImageSource:
+class ImageSource(ImageProvider):
     """Lazily made, cached thumbnails for the samples of a run.
 
     Parameters
@@ -163,8 +193,7 @@ class ImageSource:
             self._items = images
         elif isinstance(images, (str, bytes, os.PathLike)):
             raise TypeError(
-                "images must be a collection (one image per sample), not a single path; "
-                "pass a list of paths."
+                "images must be a collection (one image per sample), not a single path; pass a list of paths."
             )
         elif hasattr(images, "__getitem__") and hasattr(images, "__len__"):
             self._items = images
@@ -227,12 +256,12 @@ class ImageSource:
             return self._make(int(pos), size)
 
 
-def image_source(images: Any, sample_ids: Any, **options: Any) -> ImageSource | None:
-    """``images=`` as given by a user → an :class:`ImageSource` for ``sample_ids``
-    (``None`` stays ``None``; an existing source must have one image per sample)."""
+def image_source(images: Any, sample_ids: Any, **options: Any) -> ImageProvider | None:
+    """``images=`` as given by a user → an :class:`ImageProvider` for ``sample_ids``
+    (``None`` stays ``None``; an existing provider must have one image per sample)."""
     if images is None:
         return None
-    if not isinstance(images, ImageSource):
+    if not isinstance(images, ImageProvider):
         return ImageSource(images, sample_ids, **options)
     if len(images) != len(sample_ids):
         raise ValueError(f"images has {len(images)} items but there are {len(sample_ids)} samples.")

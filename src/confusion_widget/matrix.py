@@ -19,6 +19,7 @@ __all__ = [
     "canonical_aggregation",
     "check_class_ids",
     "confusion_counts",
+    "metric_rows",
     "most_confused",
     "normalize",
     "per_class_metrics",
@@ -26,6 +27,8 @@ __all__ = [
     "validate_labels",
     "validate_matrix",
 ]
+
+_BLOCK = 1 << 16  # samples per block when counting
 
 #: Aggregation names, with sklearn's ``normalize=`` vocabulary as aliases.
 AGGREGATIONS: dict[str, str] = {
@@ -45,9 +48,7 @@ def canonical_aggregation(name: Any) -> str:
         return "count"
     if isinstance(name, str) and name.lower() in AGGREGATIONS:
         return AGGREGATIONS[name.lower()]
-    raise ValueError(
-        f"aggregation must be one of {sorted(AGGREGATIONS)} (or None), got {name!r}."
-    )
+    raise ValueError(f"aggregation must be one of {sorted(AGGREGATIONS)} (or None), got {name!r}.")
 
 
 def validate_matrix(cm: Any, name: str = "cm") -> np.ndarray:
@@ -80,8 +81,7 @@ def validate_matrix(cm: Any, name: str = "cm") -> np.ndarray:
         )
     if arr.shape[-1] != arr.shape[-2]:
         raise ValueError(
-            f"{name} must be square (rows are true classes, columns predicted); "
-            f"got shape {arr.shape}."
+            f"{name} must be square (rows are true classes, columns predicted); got shape {arr.shape}."
         )
     if arr.shape[-1] == 0 or (arr.ndim == 3 and arr.shape[0] == 0):
         raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one class.")
@@ -107,11 +107,10 @@ def validate_matrix(cm: Any, name: str = "cm") -> np.ndarray:
     if (arr < 0).any():
         idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
         raise ValueError(
-            f"{name} contains negative counts (first at index {idx}: {arr[idx]}); "
-            "counts must be >= 0."
+            f"{name} contains negative counts (first at index {idx}: {arr[idx]}); counts must be >= 0."
         )
-    if arr.max(initial=0) > np.iinfo(np.int32).max:
-        raise ValueError(f"{name} has counts above 2**31 - 1, which the widget cannot show.")
+    if arr.max(initial=0) > 2**53:
+        raise ValueError(f"{name} has counts above 2**53, which cannot be shown exactly.")
     arr = arr.astype(np.int64, copy=False)
     return arr[None] if arr.ndim == 2 else arr
 
@@ -126,6 +125,12 @@ def validate_labels(labels: Sequence[Any] | None, n_classes: int, name: str = "l
     TypeError
         If ``labels`` is a string or not a sequence.
     """
+    if (
+        isinstance(n_classes, (bool, np.bool_))
+        or not isinstance(n_classes, (int, np.integer))
+        or n_classes < 1
+    ):
+        raise ValueError(f"{name}: there must be at least one class, got {n_classes!r}.")
     if labels is None:
         return [str(i) for i in range(n_classes)]
     if isinstance(labels, (str, bytes)):
@@ -168,12 +173,11 @@ def check_class_ids(y: Any, n_classes: int | None, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty; there is nothing to count.")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
-            raise ValueError(
-                f"{name} must hold integer class indices; it contains NaN, inf or "
-                "fractional values. For scores or logits pass an (N, K) array."
-            )
+    if np.issubdtype(arr.dtype, np.floating) and (not np.isfinite(arr).all() or (arr != np.round(arr)).any()):
+        raise ValueError(
+            f"{name} must hold integer class indices; it contains NaN, inf or "
+            "fractional values. For scores or logits pass an (N, K) array."
+        )
     arr = arr.astype(np.int64, copy=False)
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 0 or (n_classes is not None and hi >= n_classes):
@@ -198,8 +202,20 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
            [1, 1]])
     """
     k = int(n_classes)
-    flat = np.bincount(y_true * k + y_pred, minlength=k * k)
-    return flat.reshape(k, k)
+    n_cells = k * k
+    # Codes are made a block at a time in one buffer that stays in cache: no
+    # N-sized temporaries, whose fresh pages cost more than the counting itself.
+    step = max(_BLOCK, n_cells)
+    buf = np.empty(min(step, len(y_true)), dtype=np.intp)
+    out = None
+    for start in range(0, len(y_true), step):
+        yt, yp = y_true[start : start + step], y_pred[start : start + step]
+        code = buf[: len(yt)]
+        np.multiply(yt, k, out=code, casting="unsafe")
+        np.add(code, yp, out=code, casting="unsafe")
+        counts = np.bincount(code, minlength=n_cells)
+        out = counts if out is None else out + counts
+    return (np.zeros(n_cells, np.int64) if out is None else out).reshape(k, k)
 
 
 def normalize(cm: np.ndarray, aggregation: str = "count") -> np.ndarray:
@@ -228,31 +244,49 @@ def normalize(cm: np.ndarray, aggregation: str = "count") -> np.ndarray:
 def scores_to_predictions(scores: Any, name: str = "y_pred") -> tuple[np.ndarray, np.ndarray]:
     """Turn ``(N, K)`` scores, probabilities or logits into classes and confidences.
 
-    Rows that already are probabilities (in [0, 1], summing to 1) are kept; anything
-    else is treated as logits and passed through a softmax. The confidence is the
-    winning class' probability.
+    The prediction is the argmax (the first maximum on ties). When every row is a
+    probability vector (in [0, 1], summing to 1) the winner's score is its
+    confidence; anything else is treated as logits and the confidence is the
+    winner's softmax probability. One column, ``(N, 1)``, is a binary classifier's
+    score for class 1: a probability if every value is in [0, 1], else a logit;
+    the prediction is 1 when it is >= 0.5 (logit >= 0).
 
     Returns
     -------
     (classes, confidence)
         int64 ``(N,)`` and float32 ``(N,)``.
+
+    Examples
+    --------
+    >>> scores_to_predictions(np.array([[-2.0], [0.5], [3.0]]))[0].tolist()
+    [0, 1, 1]
     """
     s = to_numpy(scores, name)
     if s.ndim != 2:
         raise ValueError(f"{name} scores must be (N, K), got shape {s.shape}.")
     if s.shape[0] == 0 or s.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {s.shape}).")
-    s = s.astype(np.float64, copy=False)
+    if s.dtype != np.float64:
+        s = s.astype(np.float32)
     if not np.isfinite(s).all():
         row = int(np.argwhere(~np.isfinite(s))[0][0])
         raise ValueError(f"{name} contains NaN or inf scores (first in row {row}).")
+    if s.shape[1] == 1:
+        x = s[:, 0].astype(np.float64)
+        if x.min() >= 0 and x.max() <= 1:
+            pred = x >= 0.5
+            conf = np.where(pred, x, 1.0 - x)
+        else:
+            pred = x >= 0
+            conf = 1.0 / (1.0 + np.exp(-np.abs(x)))  # sigmoid of the winner, overflow-free
+        return pred.astype(np.int64), conf.astype(np.float32)
     pred = s.argmax(axis=1)
-    is_prob = s.min() >= 0 and s.max() <= 1 and np.allclose(s.sum(axis=1), 1.0, atol=1e-3)
+    is_prob = s.min() >= 0 and s.max() <= 1 and np.allclose(s.sum(axis=1, dtype=np.float64), 1.0, atol=1e-3)
     if is_prob:
         conf = s[np.arange(len(s)), pred]
     else:
         # softmax of the winner only: 1 / sum(exp(s - s_max))
-        conf = 1.0 / np.exp(s - s.max(axis=1, keepdims=True)).sum(axis=1)
+        conf = 1.0 / np.exp(s - s.max(axis=1, keepdims=True)).sum(axis=1, dtype=np.float64)
     return pred.astype(np.int64), conf.astype(np.float32)
 
 
@@ -270,6 +304,30 @@ def per_class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
         recall = np.nan_to_num(tp / support)
         f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
     return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
+
+
+def metric_rows(
+    names: Sequence[str],
+    precision: np.ndarray,
+    recall: np.ndarray,
+    f1: np.ndarray,
+    support: np.ndarray,
+    **counts: np.ndarray,
+) -> list[Any]:
+    """Per-class figures as the widget's ``_metrics`` rows
+    (:class:`~confusion_widget.wire.MetricRow`), one per name; ``counts`` adds
+    integer columns (``tp=…``)."""
+    return [
+        {
+            "label": str(name),
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+            **{k: int(v[i]) for k, v in counts.items()},
+        }
+        for i, name in enumerate(names)
+    ]
 
 
 def most_confused(

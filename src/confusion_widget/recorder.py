@@ -12,20 +12,22 @@ classes and float32 confidences (9 bytes per sample per epoch), and optionally i
 
 from __future__ import annotations
 
-import sys
+import os
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._util import to_numpy
+from ._recorder_buffer import EpochBuffer, align, check_batch_ids, gather, torch_module
+from ._recorder_images import CapturedImages, encode_new, source_by_id
+from ._store_codec import check_name, label_names, params_json
+from ._util import is_torch_tensor, json_id, to_numpy
 from .images import Encoded, ImageSource
 from .matrix import check_class_ids, confusion_counts, validate_labels
 from .runs import Run
-from .store import RunExistsError, RunStore
+from .store import RunExistsError, RunInfo, RunStore, RunStoreError
 
 if TYPE_CHECKING:
     from .widget import ConfusionWidget
@@ -35,20 +37,9 @@ __all__ = ["ConfusionRecorder"]
 _IF_EXISTS = ("error", "resume", "overwrite")
 
 
-def _torch() -> Any:
-    """torch if the user's program imported it (a numpy user never pays for it)."""
-    return sys.modules.get("torch")
-
-
-def _is_tensor(x: Any) -> bool:
-    # isinstance rather than a module-name test, so tensor subclasses count too.
-    torch = _torch()
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
 def _distributed() -> tuple[int, int]:
     """``(rank, world_size)`` of an initialised ``torch.distributed`` group, else (0, 1)."""
-    torch = _torch()
+    torch = torch_module()
     if torch is None:
         return 0, 1
     dist = getattr(torch, "distributed", None)
@@ -57,88 +48,18 @@ def _distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def _reduce_scores(x: Any) -> tuple[Any, ...]:
-    """``(B, K)`` scores → per-row (class, max score, softmax denominator, row sum)
-    and the batch's minimum score, computed where ``x`` lives.
-
-    Whether the scores are probabilities or logits is decided per *epoch* at
-    ``end_epoch`` (as :func:`~confusion_widget.matrix.scores_to_predictions` does
-    for a whole array) from the row sums and the minimum, so nothing here needs a
-    value on the host. The softmax of the winner is ``1 / sum(exp(s - s_max))``.
-    """
-    if _is_tensor(x):
-        torch = _torch()
-        x = x.detach()
-        if not torch.is_floating_point(x) or x.dtype in (torch.float16, torch.bfloat16):
-            x = x.float()  # half precision would round the softmax sums
-        top, pred = x.max(dim=1)  # first maximal index on ties, as numpy's argmax
-        denom = (x - top[:, None]).exp_().sum(dim=1)
-        return pred, top, denom, x.sum(dim=1), x.amin()
-    x = np.asarray(x)
-    if x.dtype.kind not in "f" or x.dtype == np.float16:
-        x = x.astype(np.float32)
-    pred = x.argmax(axis=1)
-    top = np.take_along_axis(x, pred[:, None], axis=1)[:, 0]
-    shifted = x - top[:, None]
-    np.exp(shifted, out=shifted)
-    return pred, top, shifted.sum(axis=1), x.sum(axis=1), x.min()
-
-
-def _keep(x: Any) -> Any:
-    """What ``update`` holds until ``end_epoch``: tensors by reference (a copy would
-    be a device op per batch, and model outputs and loader batches are new tensors
-    every batch), numpy arrays copied (host buffers are often reused in place)."""
-    return x.detach() if _is_tensor(x) else np.array(x, copy=True)
-
-
-def _to_host(chunks: list[Any], name: str) -> np.ndarray:
-    """Concatenate per-batch chunks and copy them to the host: one device→host copy
-    for a field's whole epoch when the chunks are tensors on one device."""
-    if all(_is_tensor(c) for c in chunks) and len({c.device for c in chunks}) == 1:
-        torch = _torch()
-        cat = torch.cat([c.reshape(-1) for c in chunks])
-        return cat.cpu().numpy()
-    return np.concatenate([to_numpy(c, name).reshape(-1) for c in chunks])
-
-
-@dataclass
-class _EpochBuffer:
-    """What ``update`` collected since the last ``end_epoch`` (device or host arrays)."""
-
-    kind: str | None = None  # "scores" or "ids": fixed by the epoch's first batch
-    pred: list[Any] = field(default_factory=list)
-    top: list[Any] = field(default_factory=list)
-    denom: list[Any] = field(default_factory=list)
-    row_sum: list[Any] = field(default_factory=list)
-    batch_min: list[Any] = field(default_factory=list)
-    target: list[Any] = field(default_factory=list)
-    ids: list[Any] = field(default_factory=list)
-    running: int = 0  # next running index when no sample ids are given
-    auto_ids: bool = False
-    given_ids: bool = False
-
-    def __len__(self) -> int:
-        return len(self.pred)
-
-
-class _CapturedImages:
-    """Thumbnails captured by ``update(..., images=)``, keyed by sample id and served
-    by position like an :class:`~confusion_widget.images.ImageSource`."""
-
-    def __init__(self, ids: np.ndarray, thumbs: dict[Any, Encoded]) -> None:
-        self._ids = ids
-        self._thumbs = thumbs  # shared with the recorder: later captures show up
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def thumbnail(self, pos: int) -> Encoded:
-        sid = self._ids[int(pos)]
-        hit = self._thumbs.get(sid.item() if hasattr(sid, "item") else sid)
-        return hit if hit is not None else Encoded(None, error="no image was captured for this sample")
-
-    def large(self, pos: int) -> Encoded:
-        return self.thumbnail(pos)
+def _class_names(labels: Any) -> list[str]:
+    """``K >= 1`` class names, from names or from the number of classes."""
+    if isinstance(labels, bool):
+        raise TypeError(f"labels must be class names or the number of classes, got {labels!r}.")
+    if isinstance(labels, (int, np.integer)):
+        if labels < 1:
+            raise ValueError(
+                f"labels is {labels}: a recorder needs at least one class; pass "
+                "the number of classes K >= 1 or K class names."
+            )
+        return validate_labels(None, int(labels))
+    return label_names(labels)
 
 
 class ConfusionRecorder:
@@ -148,20 +69,24 @@ class ConfusionRecorder:
     Parameters
     ----------
     labels
-        ``K`` class names, or the number of classes ``K``.
+        ``K >= 1`` class names, or the number of classes ``K >= 1``.
     images
         Optional image source indexed by **sample id**: an array/tensor of images,
         a list of PIL images or paths, a torch ``Dataset`` returning ``(image,
-        label)``, or a callable ``sample_id -> image``. Given once, nothing is
+        label)`` (all indexed by integer ids ``0 … len - 1``), a mapping ``id ->
+        image`` or a callable ``sample_id -> image``. Given once, nothing is
         captured per epoch. Alternatively pass ``images=`` to :meth:`update`.
     store
-        A path of a run log (opened in append mode and closed by :meth:`close`) or an
-        open :class:`~confusion_widget.RunStore`. Each :meth:`end_epoch` is one
-        transaction in it. Under ``torch.distributed`` only rank 0 writes.
+        A path of a run log (opened in append mode and closed by :meth:`close`) or a
+        :class:`~confusion_widget.RunStore` open in mode ``"a"``. Each
+        :meth:`end_epoch` is one transaction in it. Under ``torch.distributed``
+        only rank 0 writes.
     run
-        The run's name in the log (default: ``"run-<date>-<time>"``).
+        The run's name in the log, a non-empty string (default:
+        ``"run-<date>-<time>"``).
     params
-        Free-form JSON-able settings saved with the run (learning rate, …).
+        Settings saved with the run (learning rate, …): string keys, JSON-able
+        values (numpy/torch scalars and arrays are converted), checked here.
     if_exists
         When ``run`` is already in the log: ``"error"`` (default, raised here, before
         any training), ``"resume"`` (continue it: its epochs are loaded, numbering
@@ -170,16 +95,25 @@ class ConfusionRecorder:
     mean, std
         Per-channel normalisation to undo when making thumbnails of float images.
 
+    Raises
+    ------
+    PermissionError
+        ``store`` is a path that cannot be written (the file, or its directory,
+        where SQLite creates the ``-wal`` and ``-shm`` files): raised here, before
+        any training. See :class:`~confusion_widget.RunStore` for the other errors
+        of opening a log.
+
     Notes
     -----
     *GPU synchronisation.* ``update`` keeps torch tensors on their device: the
     argmax, the winner's score and the softmax denominator are computed there and
     appended to a list (20 bytes per sample on the device, plus the targets, for the
-    current epoch only). ``end_epoch`` concatenates each list and copies it to the host once.
-    Validation that needs values (class ids in range, finite scores) therefore
-    happens at ``end_epoch``. Tensors given to ``update`` are held by reference until
-    then: do not modify them in place (numpy arrays are copied). ``update(..., images=)`` is the exception: it copies
-    the images of samples not seen before to the host (the first epoch, once).
+    current epoch only). ``end_epoch`` concatenates each list and copies it to the
+    host once. Validation that needs values (class ids in range, finite scores)
+    therefore happens at ``end_epoch``. Tensors given to ``update`` are held by
+    reference until then: do not modify them in place (numpy arrays are copied).
+    ``update(..., images=)`` is the exception: it copies the images of samples not
+    seen before to the host (the first epoch, once).
 
     *Memory.* Per-batch buffers hold one epoch; a finished epoch costs 9 bytes per
     sample (int32 true and predicted classes, a float32 confidence) in the run.
@@ -189,6 +123,11 @@ class ConfusionRecorder:
     ``sample_ids`` a running index is used, which only lines up when the loader does
     not shuffle. Under ``torch.distributed`` sample ids are required and duplicates
     (a ``DistributedSampler`` pads ranks with repeated samples) are dropped.
+
+    *The log.* The recorder writes to the run it created (or resumed), identified by
+    its uid, not just its name: if another writer replaces the run
+    (``if_exists="overwrite"``) or appends to it, ``end_epoch`` raises
+    :class:`~confusion_widget.store.RunStoreError` rather than mixing two runs.
 
     Examples
     --------
@@ -212,33 +151,45 @@ class ConfusionRecorder:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
     ) -> None:
-        if isinstance(labels, (int, np.integer)):
-            self.labels = validate_labels(None, int(labels))
-        else:
-            self.labels = validate_labels(labels, len(labels))
+        self.labels = _class_names(labels)
         if if_exists not in _IF_EXISTS:
             raise ValueError(f"if_exists must be one of {_IF_EXISTS}, got {if_exists!r}.")
+        if isinstance(images, (str, bytes, os.PathLike)):
+            raise TypeError("images must be a collection (one image per sample id), not a single path.")
+        if run is not None and not check_name(run):
+            raise ValueError("run must be a non-empty name (or None for a dated one).")
+        params_json(params)  # not JSON-able: fail now, not after the first epoch
         self._images_in = images
         self._mean, self._std = mean, std
         self._params = dict(params or {})
         self._if_exists = if_exists
-        self._name = run or datetime.now().strftime("run-%Y%m%d-%H%M%S")
-        self._buf = _EpochBuffer()
+        self._name = run if run is not None else datetime.now().strftime("run-%Y%m%d-%H%M%S")
+        self._buf = EpochBuffer()
         self._run: Run | None = None
-        self._pos_of: dict[Any, int] | None = None
+        self._pos_of: dict[Any, int] = {}  # sample id -> position, from the first epoch
         self._thumbs: dict[Any, Encoded] = {}  # captured via update(images=), by id
-        self._unsaved_thumbs: dict[Any, Encoded] = {}
+        self._unsaved_thumbs: dict[Any, Encoded] = {}  # … and not yet in the log
         self._image_source: ImageSource | None = None  # images= given once, by id
         self._source_saved = False  # its thumbnails are in the log
         self._first_epoch = threading.Event()
+        self._closed = False
         self._rank, _ = _distributed()
         self._store: RunStore | None = None
+        self._info: RunInfo | None = None  # the run in the log, once created or resumed
         self._owns_store = False
         if store is not None and self._rank == 0:
-            self._open_store(store)
+            try:
+                self._open_store(store)
+            except BaseException:
+                self.close()
+                raise
 
     def _open_store(self, store: Any) -> None:
         if isinstance(store, RunStore):
+            if store.mode != "a":
+                raise ValueError(
+                    f"store={store!r} is open read-only; pass the path or a RunStore opened with mode='a'."
+                )
             self._store = store
         else:
             self._store, self._owns_store = RunStore(store, mode="a"), True
@@ -249,16 +200,26 @@ class ConfusionRecorder:
             # Fail before the first epoch of training, not after it.
             raise RunExistsError(
                 f"{self._store.path} already has a run named {self._name!r}; pass "
-                "if_exists='resume' to continue it or if_exists='overwrite' to replace it.")
+                "if_exists='resume' to continue it or if_exists='overwrite' to replace it."
+            )
         if self._if_exists == "resume":
             if info.labels != self.labels:
                 raise ValueError(
                     f"cannot resume run {self._name!r} in {self._store.path}: its labels "
-                    f"are {info.labels}, not {self.labels}.")
+                    f"are {info.labels}, not {self.labels}."
+                )
             if info.n_epochs:
-                self._adopt(self._store.load(self._name))
+                self._adopt(self._store.load(info))
+                self._info = info
             # else: a run killed before its first epoch; the first end_epoch checks
             # that its samples match and continues it.
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(
+                f"the recorder of run {self._name!r} is closed; make a new ConfusionRecorder "
+                "(if_exists='resume' continues the run in the log)."
+            )
 
     # -- per batch ------------------------------------------------------------------
     def update(self, outputs: Any, targets: Any, sample_ids: Any = None, images: Any = None) -> None:
@@ -269,8 +230,11 @@ class ConfusionRecorder:
         outputs
             ``(B, K)`` logits, scores or probabilities (the argmax is the prediction
             and its softmax probability — the score itself for probabilities — the
-            confidence), or ``(B,)`` predicted class ids (confidence unknown). A torch
-            tensor on any device, or a numpy array.
+            confidence), or ``(B,)`` predicted class ids (confidence unknown). With
+            two labels, ``(B, 1)`` is a binary classifier's score for class 1 (a
+            probability if the epoch's values are all in [0, 1], else a logit), as in
+            :meth:`ConfusionWidget.from_predictions`. A torch tensor on any device, or
+            a numpy array.
         targets
             ``(B,)`` true class ids.
         sample_ids
@@ -279,171 +243,165 @@ class ConfusionRecorder:
         images
             ``(B, …)`` images of the batch. Only samples without a thumbnail yet are
             encoded (once, on first sight) and kept as encoded bytes.
-        """
-        buf = self._buf
-        shape = tuple(outputs.shape) if hasattr(outputs, "shape") else np.shape(outputs)
-        if len(shape) not in (1, 2):
-            raise ValueError(f"outputs must be (B, K) scores or (B,) class ids, got shape {shape}.")
-        kind = "scores" if len(shape) == 2 else "ids"
-        if len(shape) == 2 and shape[1] != len(self.labels):
-            raise ValueError(f"outputs have {shape[1]} columns but there are {len(self.labels)} labels.")
-        if buf.kind is not None and kind != buf.kind:
-            raise ValueError(
-                f"this epoch's earlier batches gave {buf.kind} and this one gives {kind}; "
-                "use one kind of output per epoch.")
-        b = shape[0]
-        if not (_is_tensor(outputs) or isinstance(outputs, np.ndarray)):
-            outputs = to_numpy(outputs, "outputs")
-        if not (_is_tensor(targets) or isinstance(targets, np.ndarray)):
-            targets = to_numpy(targets, "targets")
-        if tuple(targets.shape) != (b,):
-            raise ValueError(f"targets must be ({b},) class ids for {b} outputs, got shape {tuple(targets.shape)}.")
-        if sample_ids is None:
-            ids = np.arange(buf.running, buf.running + b, dtype=np.int64)
-            buf.running += b
-            buf.auto_ids = True
-        else:
-            ids = sample_ids if (_is_tensor(sample_ids) or isinstance(sample_ids, np.ndarray)) \
-                else np.asarray(sample_ids)
-            if len(ids) != b:
-                raise ValueError(f"sample_ids has {len(ids)} ids for {b} outputs.")
-            buf.given_ids = True
-        if images is not None:
-            self._capture(images, ids)
-        buf.kind = kind
-        if kind == "scores":
-            pred, top, denom, row_sum, batch_min = _reduce_scores(outputs)
-            buf.top.append(top)
-            buf.denom.append(denom)
-            buf.row_sum.append(row_sum)
-            buf.batch_min.append(batch_min)
-        else:
-            pred = _keep(outputs)
-        buf.pred.append(pred)
-        buf.target.append(_keep(targets))
-        buf.ids.append(_keep(ids))
-
-    def _capture(self, images: Any, ids: Any) -> None:
-        """Encode thumbnails of the batch's samples that have none yet."""
-        host_ids = to_numpy(ids, "sample_ids") if _is_tensor(ids) else np.asarray(ids)
-        keys = [v.item() if hasattr(v, "item") else v for v in host_ids]
-        new = [i for i, k in enumerate(keys) if k not in self._thumbs]
-        if not new:
-            return
-        if len(images) != len(keys):
-            raise ValueError(f"images has {len(images)} items for a batch of {len(keys)}.")
-        if _is_tensor(images):
-            # One host copy of just the new images (a sync only while samples are new).
-            index = _torch().as_tensor(new, device=images.device)
-            picked = images.detach().index_select(0, index).cpu()
-        elif isinstance(images, np.ndarray):
-            picked = images[new]
-        else:
-            picked = [images[i] for i in new]
-        source = ImageSource(picked, np.arange(len(new)), mean=self._mean, std=self._std)
-        for j, i in enumerate(new):
-            enc = source.thumbnail(j)
-            self._thumbs[keys[i]] = enc
-            self._unsaved_thumbs[keys[i]] = enc
-
-    # -- per epoch ------------------------------------------------------------------
-    def end_epoch(self) -> np.ndarray:
-        """Close the epoch: align it to the run's sample order, append it to the run
-        (live widgets update), write it to the store, and return its ``(K, K)``
-        matrix (rows true, columns predicted).
 
         Raises
         ------
         ValueError
-            No batch since the last ``end_epoch``; class ids outside ``[0, K)``;
-            non-finite scores; duplicated, unknown or missing sample ids compared
-            with the first epoch.
+            The recorder is closed, or the batch's shapes do not fit.
         """
-        buf, self._buf = self._buf, _EpochBuffer()
+        self._check_open()
+        buf = self._buf
+        shape = tuple(outputs.shape) if hasattr(outputs, "shape") else np.shape(outputs)
+        if len(shape) not in (1, 2):
+            raise ValueError(f"outputs must be (B, K) scores or (B,) class ids, got shape {shape}.")
+        kind = "ids" if len(shape) == 1 else "binary" if shape[1] == 1 and len(self.labels) == 2 else "scores"
+        if kind == "scores" and shape[1] != len(self.labels):
+            raise ValueError(
+                f"outputs have {shape[1]} columns but there are {len(self.labels)} labels"
+                f"{' (one column is a binary score: for 2 labels)' if shape[1] == 1 else ''}."
+            )
+        if buf.kind is not None and kind != buf.kind:
+            raise ValueError(
+                f"this epoch's earlier batches gave {buf.kind} and this one gives {kind}; "
+                "use one kind of output per epoch."
+            )
+        b = shape[0]
+        if not (is_torch_tensor(outputs) or isinstance(outputs, np.ndarray)):
+            outputs = to_numpy(outputs, "outputs")
+        if not (is_torch_tensor(targets) or isinstance(targets, np.ndarray)):
+            targets = to_numpy(targets, "targets")
+        if tuple(targets.shape) != (b,):
+            raise ValueError(
+                f"targets must be ({b},) class ids for {b} outputs, got shape {tuple(targets.shape)}."
+            )
+        if sample_ids is None:
+            ids = np.arange(buf.running, buf.running + b, dtype=np.int64)
+        else:
+            ids = (
+                sample_ids
+                if (is_torch_tensor(sample_ids) or isinstance(sample_ids, np.ndarray))
+                else np.asarray(sample_ids)
+            )
+            check_batch_ids(ids, b)
+        if images is not None:
+            self._capture(images, ids)
+        if sample_ids is None:
+            buf.running += b
+            buf.auto_ids = True
+        else:
+            buf.given_ids = True
+        buf.add(kind, outputs, targets, ids)
+
+    def _capture(self, images: Any, ids: Any) -> None:
+        """Encode thumbnails of the batch's samples that have none yet."""
+        host_ids = to_numpy(ids, "sample_ids") if is_torch_tensor(ids) else np.asarray(ids)
+        new = encode_new(images, [json_id(v) for v in host_ids], self._thumbs, self._mean, self._std)
+        self._thumbs.update(new)
+        self._unsaved_thumbs.update(new)
+
+    # -- per epoch ------------------------------------------------------------------
+    def end_epoch(self) -> np.ndarray:
+        """Close the epoch: align it to the run's sample order, write it to the store,
+        append it to the run (live widgets update), and return its ``(K, K)`` matrix
+        (rows true, columns predicted).
+
+        Raises
+        ------
+        ValueError
+            The recorder is closed; no batch since the last ``end_epoch``. Or the
+            epoch's data is invalid: class ids outside ``[0, K)``, non-finite scores,
+            duplicated, unknown or missing sample ids compared with the first
+            epoch, sample ids that ``images=`` cannot be indexed by, samples other
+            than those of the run resumed from the log. Such an epoch could never be
+            recorded: its batches are dropped.
+        RunStoreError
+            Writing the epoch to the log failed: the disk is full, the log stayed
+            locked beyond the busy timeout, it was deleted, or another writer
+            replaced the run or appended to it. The epoch is *not* lost: the
+            recorder is left as it was before this call, with the epoch's batches
+            still pending, so calling ``end_epoch()`` again retries (do so before
+            the next epoch's ``update``). Under ``torch.distributed`` only rank 0
+            writes, so only it raises, and it cannot retry alone.
+        """
+        self._check_open()
+        buf, self._buf = self._buf, EpochBuffer()
         if not len(buf):
             raise ValueError("end_epoch() without any update() since the last epoch.")
         _, world = _distributed()
         if world > 1 and buf.auto_ids:
             raise ValueError(
                 "under torch.distributed every update() needs sample_ids (e.g. dataset "
-                "indices): running indices of different ranks would collide.")
+                "indices): running indices of different ranks would collide."
+            )
         if buf.auto_ids and buf.given_ids:
             raise ValueError("pass sample_ids to every update() of an epoch, or to none.")
-        y_true, y_pred, conf, ids = self._epoch_arrays(buf)
-        thumbs, self._unsaved_thumbs = self._unsaved_thumbs, {}
+        y_true, y_pred, conf, ids = buf.arrays()
+        thumbs = self._unsaved_thumbs
         if world > 1:
-            y_true, y_pred, conf, ids, thumbs = self._gather(y_true, y_pred, conf, ids, thumbs)
+            y_true, y_pred, conf, ids, thumbs = gather(y_true, y_pred, conf, ids, thumbs)
         k = len(self.labels)
         y_true = check_class_ids(y_true, k, "targets").astype(np.int32)
         y_pred = check_class_ids(y_pred, k, "outputs").astype(np.int32)
-        first = self._run is None
-        if first:
+        run, source = self._run, self._image_source
+        if run is None:
             # The first epoch fixes the samples and their order; Run validates the ids.
             run = Run(self.labels, y_true, y_pred[None], conf[None], ids, name=self._name)
             ids = run.sample_ids()
             if self._images_in is not None:
-                self._image_source = self._images_source(ids)
-            if self._store is not None:
-                self._store.create_run(self._name, self.labels, ids, self._params,
-                                       if_exists=self._if_exists)
+                source = self._images_source(ids)
         else:
-            y_true, y_pred, conf = self._align(ids, y_true, y_pred, conf)
-            ids = self._run.sample_ids()
+            y_true, y_pred, conf = align(self._pos_of, run.sample_ids(), ids, y_true, y_pred, conf)
+            ids = run.sample_ids()
         if self._store is not None:
-            if self._image_source is not None and not self._source_saved:
-                thumbs.update(self._source_thumbnails(ids))
-            self._store.append_epoch(self._name, y_true, y_pred, conf, thumbnails=thumbs)
-        if first:
-            self._adopt(run)  # only now: a failed write leaves the recorder as it was
+            try:
+                self._write(self._store, ids, y_true, y_pred, conf, thumbs, source)
+            except BaseException as exc:
+                if isinstance(exc, (TypeError, ValueError)) and not isinstance(exc, RunStoreError):
+                    raise  # the epoch does not fit the run in the log: dropped, as above
+                self._buf = buf  # the epoch stays pending: end_epoch() again retries
+                if isinstance(exc, RunStoreError):
+                    raise type(exc)(
+                        f"{exc} The epoch was not recorded; its batches are kept: "
+                        "call end_epoch() again to retry."
+                    ) from exc
+                raise
+        self._unsaved_thumbs = {}
+        if self._run is None:
+            self._image_source = source
+            self._adopt(run)
         else:
-            self._run.append_epoch(y_true, y_pred, conf)  # tells the widgets
-        if self._run.images is None and self._thumbs:
-            self._run.images = _CapturedImages(ids, self._thumbs)
+            run.append_epoch(y_true, y_pred, conf)  # tells the widgets
+        if run.images is None and self._thumbs:
+            run.images = CapturedImages(ids, self._thumbs)
         self._first_epoch.set()
         return confusion_counts(y_true.astype(np.int64), y_pred, k)
 
-    def _epoch_arrays(self, buf: _EpochBuffer) -> tuple[np.ndarray, ...]:
-        y_pred = _to_host(buf.pred, "outputs")
-        y_true = _to_host(buf.target, "targets")
-        ids = np.concatenate([to_numpy(c, "sample_ids") if _is_tensor(c) else np.asarray(c)
-                              for c in buf.ids])
-        if buf.kind == "ids":
-            return y_true, y_pred, np.full(len(y_pred), np.nan, np.float32), ids
-        top = _to_host(buf.top, "outputs").astype(np.float64)
-        denom = _to_host(buf.denom, "outputs").astype(np.float64)
-        row_sum = _to_host(buf.row_sum, "outputs").astype(np.float64)
-        low = float(_to_host(buf.batch_min, "outputs").min())
-        bad = ~np.isfinite(row_sum)  # any NaN/inf in a row makes its sum non-finite
-        if bad.any():
-            raise ValueError(f"outputs contain NaN or inf scores (first in row {int(np.argmax(bad))} of the epoch).")
-        # The same rule as scores_to_predictions, over the whole epoch: rows that are
-        # probabilities keep their score, anything else is softmaxed.
-        is_prob = low >= 0 and top.max() <= 1 and np.allclose(row_sum, 1.0, atol=1e-3)
-        conf = top if is_prob else 1.0 / denom
-        return y_true, y_pred, conf.astype(np.float32), ids
-
-    def _gather(self, y_true: np.ndarray, y_pred: np.ndarray, conf: np.ndarray, ids: np.ndarray,
-                thumbs: dict[Any, Encoded]) -> tuple[Any, ...]:
-        """Every rank's records, in rank order, on every rank; duplicates dropped.
-
-        ``all_gather_object`` pickles, which is fine between the ranks of one job
-        (it never touches the run log); it also carries string ids and thumbnails.
-        """
-        import torch.distributed as dist
-
-        parts: list[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(parts, (y_true, y_pred, conf, ids, thumbs))
-        y_true = np.concatenate([p[0] for p in parts])
-        y_pred = np.concatenate([p[1] for p in parts])
-        conf = np.concatenate([p[2] for p in parts])
-        ids = np.concatenate([p[3] for p in parts])
-        merged: dict[Any, Encoded] = {}
-        for p in parts:
-            merged.update(p[4])
-        # A DistributedSampler pads the ranks with repeats of the first samples.
-        _, first = np.unique(ids, return_index=True)
-        keep = np.sort(first)
-        return y_true[keep], y_pred[keep], conf[keep], ids[keep], merged
+    def _write(
+        self,
+        store: RunStore,
+        ids: np.ndarray,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        conf: np.ndarray,
+        thumbs: dict[Any, Encoded],
+        source: ImageSource | None,
+    ) -> None:
+        """Write the epoch to this recorder's run in ``store`` (creating the run first)."""
+        if self._info is None:
+            self._info = store.create_run(
+                self._name, self.labels, ids, self._params, if_exists=self._if_exists
+            )
+        if source is not None and not self._source_saved:
+            # Thumbnails from images= for the samples the log has none of, so the log
+            # shows images without the dataset (encoded once, cached by the source).
+            stored = store.stored_thumbnail_ids(self._info)
+            thumbs = {
+                **thumbs,
+                **{key: source.thumbnail(pos) for pos, key in enumerate(ids.tolist()) if key not in stored},
+            }
+        store.append_epoch(self._info, y_true, y_pred, conf, thumbnails=thumbs, epoch=self.n_epochs)
+        if source is not None:
+            self._source_saved = True
 
     def _adopt(self, run: Run) -> None:
         """Make ``run`` (new, or resumed from the log) the recorder's run."""
@@ -455,58 +413,9 @@ class ConfusionRecorder:
             run.images = self._image_source
         self._run = run
 
-    def _source_thumbnails(self, ids: np.ndarray) -> dict[Any, Encoded]:
-        """Thumbnails from ``images=`` for the samples the log has none of, so the
-        log shows images without the dataset. Encoded once (at the first epoch, or
-        the first after a resume), and cached by the source for the widget too."""
-        stored = self._store.stored_thumbnail_ids(self._name)
-        self._source_saved = True
-        keys = [v.item() if hasattr(v, "item") else v for v in ids]
-        return {key: self._image_source.thumbnail(pos)
-                for pos, key in enumerate(keys) if key not in stored}
-
     def _images_source(self, ids: np.ndarray) -> ImageSource:
-        """``images=`` is indexed by sample id: wrap it in a callable id → image."""
-        images = self._images_in
-        if isinstance(images, ImageSource):
-            return images
-        if not callable(images) or hasattr(images, "__getitem__"):
-            if ids.dtype.kind in "iu" and not isinstance(images, Mapping) and \
-                    int(ids.max()) >= len(images):
-                raise ValueError(
-                    f"sample id {int(ids.max())} is outside images (len {len(images)}); "
-                    "images= is indexed by sample id.")
-            items = images
-            images = lambda sid: items[sid]  # noqa: E731
-        return ImageSource(images, ids, mean=self._mean, std=self._std)
-
-    def _align(self, ids: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Reorder an epoch's arrays into the run's sample order."""
-        pos_of = self._pos_of
-        n = len(pos_of)
-        keys = ids.tolist()
-        unknown = [k for k in keys if k not in pos_of]
-        if unknown:
-            raise ValueError(
-                f"sample ids {unknown[:5]} were not in the run's first epoch; every epoch "
-                "must evaluate the same samples.")
-        pos = np.fromiter((pos_of[k] for k in keys), dtype=np.int64, count=len(keys))
-        seen = np.bincount(pos, minlength=n)
-        if (seen > 1).any():
-            dup = [keys[i] for i in np.flatnonzero(seen[pos] > 1)[:5]]
-            raise ValueError(f"sample ids {dup} appear more than once in this epoch.")
-        if len(pos) != n:
-            ids0 = self._run.sample_ids()
-            missing = ids0[seen == 0][:5].tolist()
-            raise ValueError(
-                f"this epoch has {len(pos)} of the run's {n} samples (missing e.g. "
-                f"{missing}); every epoch must evaluate the same samples.")
-        out = []
-        for a in arrays:
-            aligned = np.empty_like(a)
-            aligned[pos] = a
-            out.append(aligned)
-        return tuple(out)
+        """``images=`` (indexed by sample id) by position over ``ids``."""
+        return source_by_id(self._images_in, ids, self._mean, self._std)
 
     # -- widgets and state ----------------------------------------------------------
     @property
@@ -538,10 +447,11 @@ class ConfusionRecorder:
         RuntimeError
             Before the first ``end_epoch`` (a widget needs at least one epoch).
         """
-        if not self.n_epochs:
+        if self._run is None or not self._run.n_epochs:
             raise RuntimeError(
                 "no epoch recorded yet: call end_epoch() first, or rec.widget(wait=seconds) "
-                "to wait for a training thread's first epoch.")
+                "to wait for a training thread's first epoch."
+            )
         return self._run
 
     def widget(self, wait: float | None = None, **options: Any) -> ConfusionWidget:
@@ -565,7 +475,12 @@ class ConfusionRecorder:
         return ConfusionWidget(self, **options)
 
     def close(self) -> None:
-        """Close the run log if the recorder opened it (the run stays in memory)."""
+        """Stop recording: close the run log if the recorder opened it (idempotent).
+
+        The run stays in memory for widgets; ``update`` and ``end_epoch`` raise
+        ``ValueError`` from now on.
+        """
+        self._closed = True
         if self._owns_store and self._store is not None:
             self._store.close()
         self._store = None
@@ -578,4 +493,7 @@ class ConfusionRecorder:
 
     def __repr__(self) -> str:
         where = f", store={str(self._store.path)!r}" if self._store is not None else ""
-        return f"ConfusionRecorder(run={self._name!r}, epochs={self.n_epochs}, classes={len(self.labels)}{where})"
+        return (
+            f"ConfusionRecorder(run={self._name!r}, epochs={self.n_epochs}, "
+            f"classes={len(self.labels)}{where})"
+        )

@@ -1,134 +1,48 @@
-"""Per-sample records of a classifier over epochs, and the cell-source protocol.
-
-The widget never looks at raw predictions: it asks a *cell source* for its matrices
-and for the entries behind one cell. :class:`Run` is the source for single-label
-classification; multi-label, detection and comparison views implement the same
-protocol (see ``docs/architecture.md``).
+"""``Run``: per-sample predictions of a single-label classifier over epochs — the cell
+source of :meth:`ConfusionWidget.from_predictions`, of the recorder and of the run log.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._util import to_numpy
-from .images import ImageSource, image_source
-from .matrix import check_class_ids, confusion_counts, per_class_metrics, scores_to_predictions, validate_labels
+from .images import image_source
+from .matrix import (
+    check_class_ids,
+    confusion_counts,
+    metric_rows,
+    per_class_metrics,
+    scores_to_predictions,
+    validate_labels,
+)
+from .sources import (
+    CellHits,
+    CellIndex,
+    CellSource,
+    EpochCache,
+    HasMetrics,
+    HasSampleHistory,
+    Subscribers,
+    check_index,
+    confidence_key,
+    epoch_names,
+    validate_sample_ids,
+)
 
-__all__ = ["CellHits", "CellSource", "LazyExtras", "Run", "Subscribers"]
+if TYPE_CHECKING:
+    from .images import ImageProvider
+    from .wire import HistoryEntry, MetricRow
 
-
-@dataclass
-class CellHits:
-    """The entries behind one cell, in panel order (most confident first).
-
-    Attributes
-    ----------
-    positions
-        Sample positions (indices into ``sample_ids()``), ``(n,)`` int64.
-    confidence
-        ``(n,)`` float32, NaN where unknown.
-    extra
-        Optional per-entry JSON-able dicts (detection boxes, difference side…),
-        aligned with ``positions``; ``None`` when there is nothing extra.
-    """
-
-    positions: np.ndarray
-    confidence: np.ndarray
-    extra: list[dict[str, Any]] | None = None
-
-    def __len__(self) -> int:
-        return len(self.positions)
-
-
-class LazyExtras(Sequence):
-    """Per-entry ``extra`` dicts of a :class:`~confusion_widget.runs.CellHits`, made
-    only for the entries that are looked at (the widget slices one page), so a cell
-    of 100,000 entries costs nothing until shown.
-
-    Parameters
-    ----------
-    n
-        Number of entries.
-    make
-        ``make(i) -> dict`` for entry ``i`` of the cell.
-    """
-
-    def __init__(self, n: int, make: Callable[[int], dict[str, Any]]) -> None:
-        self._n, self._make = int(n), make
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self._make(j) for j in range(*i.indices(self._n))]
-        j = int(i)
-        if j < 0:
-            j += self._n
-        if not 0 <= j < self._n:
-            raise IndexError(f"entry {i} is out of range [0, {self._n}).")
-        return self._make(j)
+__all__ = ["Run"]
 
 
-class Subscribers:
-    """Callbacks to run when a source changes; bound methods are held weakly, so a
-    widget that is gone does not keep a run's listeners alive."""
-
-    def __init__(self) -> None:
-        self._refs: list[Any] = []
-
-    def add(self, callback: Callable[[], None]) -> None:
-        self._refs.append(weakref.WeakMethod(callback) if hasattr(callback, "__self__") else callback)
-
-    def notify(self) -> None:
-        alive = []
-        for ref in self._refs:
-            fn = ref() if isinstance(ref, weakref.WeakMethod) else ref
-            if fn is not None:
-                alive.append(ref)
-                fn()
-        self._refs = alive
-
-
-@runtime_checkable
-class CellSource(Protocol):
-    """What the widget needs from a source of confusion matrices."""
-
-    labels: list[str]
-    tile_titles: list[str]
-    images: ImageSource | None
-
-    @property
-    def n_epochs(self) -> int: ...
-
-    def matrices(self) -> np.ndarray:
-        """``(E, T, K, K)`` int64 counts (signed for difference views)."""
-        ...
-
-    def cell(self, epoch: int, tile: int, row: int, col: int) -> CellHits: ...
-
-    def sample_ids(self) -> np.ndarray: ...
-
-    def subscribe(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` whenever the source gains epochs (live runs)."""
-        ...
-
-
-@dataclass
-class _EpochIndex:
-    """Positions of one epoch's samples grouped by cell, panel order inside a cell."""
-
-    order: np.ndarray  # positions sorted by (cell code, -confidence, position)
-    starts: np.ndarray  # (K*K + 1,) offsets into ``order``
-
-
-class Run:
+class Run(CellSource, HasMetrics, HasSampleHistory):
     """Per-sample predictions of a single-label classifier, one row per epoch.
 
     Parameters
@@ -138,13 +52,13 @@ class Run:
     y_true
         ``(N,)`` true classes shared by all epochs, or ``(E, N)``.
     y_pred
-        ``(E, N)`` predicted classes.
+        ``(E, N)`` predicted classes (a list of ``(N,)`` arrays works too).
     confidence
         ``(E, N)`` confidence of the predicted class, or ``None`` (unknown).
     sample_ids
         ``(N,)`` unique ids (ints or strings); ``0 … N-1`` when ``None``.
     images
-        An :class:`~confusion_widget.images.ImageSource` indexed by position.
+        An :class:`~confusion_widget.images.ImageProvider` indexed by position.
     name
         A name for the run (used as a tile title when comparing).
     epoch_labels
@@ -154,7 +68,8 @@ class Run:
     -----
     Arrays are stored compactly (int32 classes, float32 confidences): 9 bytes per
     sample per epoch. ``append_epoch`` lets a recorder grow the run while a widget
-    shows it; subscribers are told after each append.
+    shows it; subscribers are told after each append. A cell's samples are sorted
+    the first time a cell of that epoch is asked for, not before.
     """
 
     def __init__(
@@ -164,42 +79,62 @@ class Run:
         y_pred: Any,
         confidence: Any = None,
         sample_ids: Any = None,
-        images: ImageSource | None = None,
+        images: ImageProvider | None = None,
         name: str = "",
-        epoch_labels: Sequence[str] | None = None,
+        epoch_labels: Sequence[Any] | None = None,
     ) -> None:
+        k = len(validate_labels(labels, len(labels)))
+        preds = [check_class_ids(p, k, "y_pred") for p in _rows(y_pred, "y_pred")]
+        trues = [check_class_ids(t, k, "y_true") for t in _rows(y_true, "y_true")]
+        confs = None if confidence is None else _rows(confidence, "confidence")
+        self._setup(labels, trues, preds, confs, sample_ids, name, epoch_labels)
+        self.images = image_source(images, self.sample_ids()) if images is not None else None
+
+    def _setup(
+        self,
+        labels: Sequence[str],
+        trues: list[np.ndarray],
+        preds: list[np.ndarray],
+        confs: list[Any] | None,
+        sample_ids: Any,
+        name: str,
+        epoch_labels: Sequence[Any] | None,
+    ) -> None:
+        """Store checked class ids (int64 ``(N,)`` per epoch); checks lengths."""
         self.labels = list(labels)
-        self.name = name
-        k = len(self.labels)
-        preds = [check_class_ids(p, k, "y_pred") for p in _epoch_rows(y_pred)]
-        n = len(preds[0])
-        trues = [check_class_ids(t, k, "y_true") for t in _epoch_rows(y_true)]
+        self.name = str(name)
+        self.tile_titles = [self.name]
+        k, n, e = len(self.labels), len(preds[0]), len(preds)
         if len(trues) == 1:  # one truth for all epochs: stored once
-            trues = trues * len(preds)
-        if len(trues) != len(preds) or any(len(t) != n or len(p) != n for t, p in zip(trues, preds)):
+            trues = trues * e
+        if len(trues) != e:
             raise ValueError(
-                f"y_true ({len(trues)} epochs) and y_pred ({len(preds)} epochs of {n}) do not match."
+                f"y_true has {len(trues)} epochs but y_pred has {e}; pass one y_true per "
+                "epoch, or a single y_true shared by all epochs."
             )
-        # counts from the int64 arrays (bincount's native index type), storage as int32
-        self._matrices: list[np.ndarray] = [confusion_counts(t, p, k) for t, p in zip(trues, preds)]
-        shared = {id(t): t.astype(np.int32) for t in trues}
+        for what, rows in (("y_pred", preds), ("y_true", trues)):
+            for i, r in enumerate(rows):
+                if len(r) != n:
+                    raise ValueError(
+                        f"{what} of epoch {i} has {len(r)} entries but y_pred of epoch 0 has {n}; "
+                        "every epoch must hold the same samples, in the same order."
+                    )
+        if confs is not None and len(confs) != e:
+            raise ValueError(f"confidence has {len(confs)} epochs but y_pred has {e}.")
+        self._epoch_labels = None if epoch_labels is None else epoch_names(epoch_labels, e)
+        # Nothing is made for what the user did not give: ids 0 … N-1 and unknown
+        # (NaN) confidences come into being when first asked for.
+        self._n = n
+        self._ids = None if sample_ids is None else validate_sample_ids(sample_ids, n)
+        self._nan: np.ndarray | None = None
+        shared = {id(t): t.astype(np.int32) for t in trues}  # one truth for all epochs: one copy
         self._y_true = [shared[id(t)] for t in trues]
         self._y_pred = [p.astype(np.int32) for p in preds]
-        shape = (len(preds), n)
-        if confidence is None:
-            conf = np.full(shape, np.nan, dtype=np.float32)
-        else:
-            conf = np.broadcast_to(np.asarray(confidence, dtype=np.float32), shape)
-        self._conf = [np.ascontiguousarray(r) for r in conf]
-        self._ids = _validate_sample_ids(sample_ids, n)
-        self.images = images
-        if images is not None and len(images) != n:
-            raise ValueError(f"images has {len(images)} items but there are {n} samples.")
-        self._epoch_labels = list(epoch_labels) if epoch_labels is not None else None
-        self._index: dict[int, _EpochIndex] = {}
+        self._conf = [None if confs is None else _confidence(confs[i], n) for i in range(e)]
+        self._matrices = [confusion_counts(t, p, k) for t, p in zip(self._y_true, self._y_pred)]
+        self._index: EpochCache[int, CellIndex] = EpochCache()
         self._lock = threading.Lock()
         self._subscribers = Subscribers()
-        self.tile_titles = [name] if name else [""]
 
     # -- construction from predictions -------------------------------------------------
     @classmethod
@@ -208,85 +143,125 @@ class Run:
         y_true: Any,
         y_pred: Any,
         labels: Sequence[Any] | None = None,
-        sample_ids: Any = None,
         images: Any = None,
-        name: str = "",
-        epoch_labels: Sequence[str] | None = None,
+        sample_ids: Any = None,
+        *,
         confidence: Any = None,
-        image_options: dict[str, Any] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        epoch_labels: Sequence[Any] | None = None,
+        name: str = "",
     ) -> Run:
-        """Build a run from one epoch (1-D arrays) or several (a list per epoch).
+        """A run from one epoch of predictions (1-D arrays) or several (a list per epoch).
 
-        ``y_pred`` may be class ids ``(N,)`` or scores/logits ``(N, K)`` per epoch;
-        ``y_true`` may be one ``(N,)`` array shared by all epochs.
+        Parameters
+        ----------
+        y_true
+            ``(N,)`` true class indices, shared by all epochs, or a list with one
+            ``(N,)`` array per epoch.
+        y_pred
+            ``(N,)`` predicted classes or ``(N, K)`` scores/logits/probabilities (the
+            argmax — first maximum on ties — is the prediction and its probability
+            the confidence; rows of probabilities summing to 1 are kept, anything
+            else is softmaxed); a list of those, one per epoch, for several epochs.
+            ``(N, 1)`` is a binary classifier's score for class 1: a probability if
+            every value is in [0, 1], else a logit; class 1 when it is >= 0.5
+            (logit >= 0).
+        labels
+            ``K`` class names (default: ``"0" … "K-1"``, ``K`` from the scores'
+            columns, else the largest class id + 1).
+        images
+            One image per sample: an ``(N, H, W[, C])`` uint8 array, an
+            ``(N, C, H, W)`` float tensor (with ``mean``/``std`` to undo
+            normalisation), a list of PIL images or file paths, an indexable dataset,
+            or a callable ``sample_id -> image``. Thumbnails are made on demand.
+        sample_ids
+            ``(N,)`` unique ids (default ``0 … N-1``), shown under thumbnails and
+            returned by ``selected_samples``.
+        confidence
+            Per-sample confidence when ``y_pred`` holds class ids (one array per epoch).
+        mean, std
+            Per-channel normalisation to undo when making thumbnails of float images.
+        epoch_labels
+            One name per epoch (default ``"epoch 0"``, …).
+        name
+            A name for the run (a tile title when comparing runs).
+
+        Raises
+        ------
+        ValueError
+            For lengths that differ, class ids outside ``[0, K)`` (also a true class
+            beyond the scores' columns), scores with NaN/inf, epochs whose scores have
+            different numbers of columns, labels or epoch_labels of the wrong length.
         """
         preds = _split_epochs(y_pred, "y_pred")
         trues = _split_epochs(y_true, "y_true")
-        if len(trues) not in (1, len(preds)):
-            raise ValueError(
-                f"y_true has {len(trues)} epochs but y_pred has {len(preds)}; pass one "
-                "y_true per epoch, or a single y_true shared by all epochs."
-            )
-        if confidence is not None:
-            confs_in = _split_epochs(confidence, "confidence")
-            if len(confs_in) != len(preds):
-                raise ValueError("confidence needs one array per epoch of y_pred.")
-        n_classes = len(labels) if labels is not None else None
+        k = _n_classes(preds, labels)
         classes, confs = [], []
         for e, p in enumerate(preds):
             if p.ndim == 2:
-                if n_classes is not None and p.shape[1] != n_classes:
-                    raise ValueError(
-                        f"y_pred scores have {p.shape[1]} columns but labels has "
-                        f"{n_classes} names."
-                    )
-                c, cf = scores_to_predictions(p, "y_pred")
+                c, cf = scores_to_predictions(p, f"y_pred[{e}]" if len(preds) > 1 else "y_pred")
             elif p.ndim == 1:
-                c = check_class_ids(p, n_classes, "y_pred")
-                cf = np.full(len(c), np.nan, dtype=np.float32)
+                c, cf = check_class_ids(p, k, "y_pred"), None
             else:
-                raise ValueError(
-                    f"y_pred must be (N,) class ids or (N, K) scores per epoch, got {p.shape}."
-                )
-            if confidence is not None:
-                cf = np.asarray(confs_in[e], dtype=np.float32).reshape(-1)
-                if len(cf) != len(c):
-                    raise ValueError(f"confidence has {len(cf)} values for {len(c)} predictions.")
+                raise ValueError(f"y_pred must be (N,) class ids or (N, K) scores per epoch, got {p.shape}.")
             classes.append(c)
             confs.append(cf)
-        trues = [check_class_ids(t, n_classes, "y_true") for t in trues]
-        n = len(classes[0])
-        for e, c in enumerate(classes):
-            if len(c) != n:
+        if confidence is not None:
+            given = _split_epochs(confidence, "confidence")
+            if len(given) != len(preds):
                 raise ValueError(
-                    f"epoch {e} has {len(c)} predictions but epoch 0 has {n}; every epoch "
-                    "must evaluate the same samples (in the same order)."
+                    f"confidence has {len(given)} epochs but y_pred has {len(preds)}; pass one "
+                    "array per epoch."
                 )
-        for t in trues:
-            if len(t) != n:
-                raise ValueError(
-                    f"y_true has {len(t)} labels but y_pred has {n} predictions; they must "
-                    "have the same length."
-                )
-        if n_classes is None:
-            n_classes = max(max(int(t.max()) for t in trues), max(int(c.max()) for c in classes)) + 1
-            for p in preds:
-                if p.ndim == 2:
-                    n_classes = max(n_classes, p.shape[1])
-        names = validate_labels(labels, n_classes)
-        y_t = trues[0] if len(trues) == 1 else np.stack(trues)
-        run = cls(names, y_t, classes, np.stack(confs), sample_ids, None, name, epoch_labels)
-        run.images = image_source(images, run.sample_ids(), **(image_options or {}))
+            confs = [g.reshape(-1) if g.ndim == 2 and 1 in g.shape else g for g in given]
+        trues = [check_class_ids(t, k, "y_true") for t in trues]
+        if k is None:
+            k = max(int(a.max()) for a in (*trues, *classes)) + 1
+        names = validate_labels(labels, k)
+        run = cls.__new__(cls)
+        run._setup(
+            names,
+            trues,
+            classes,
+            None if all(c is None for c in confs) else confs,
+            sample_ids,
+            name,
+            epoch_labels,
+        )
+        run.images = (
+            image_source(images, run.sample_ids(), mean=mean, std=std) if images is not None else None
+        )
         return run
+
+    @classmethod
+    def from_store(cls, path: str | os.PathLike[str], run: str) -> Run:
+        """A run read from a run log.
+
+        Parameters
+        ----------
+        path
+            The run log (opened read-only; it may be written by a training process).
+        run
+            The run's name in the log.
+        """
+        from .store import RunStore
+
+        with RunStore(path, mode="r") as store:
+            return store.load(run)
 
     # -- the cell-source protocol -------------------------------------------------------
     @property
     def n_epochs(self) -> int:
-        return len(self._y_pred)
+        return len(self._matrices)  # appended last: every other list already has the epoch
 
     @property
     def n_samples(self) -> int:
-        return len(self._ids)
+        return self._n
+
+    @property
+    def has_samples(self) -> bool:
+        return self._n > 0
 
     @property
     def n_classes(self) -> int:
@@ -294,77 +269,70 @@ class Run:
 
     @property
     def epoch_labels(self) -> list[str]:
-        if self._epoch_labels is not None and len(self._epoch_labels) == self.n_epochs:
-            return list(self._epoch_labels)
-        return [f"epoch {e}" for e in range(self.n_epochs)]
+        n, given = self.n_epochs, self._epoch_labels or []
+        return [*given[:n], *(f"epoch {e}" for e in range(len(given), n))]
 
     def matrices(self) -> np.ndarray:
         """``(E, 1, K, K)`` int64 counts."""
-        return np.stack(self._matrices)[:, None]
+        with self._lock:
+            mats = list(self._matrices)
+        return np.stack(mats)[:, None]
 
     def sample_ids(self) -> np.ndarray:
+        if self._ids is None:
+            self._ids = np.arange(self._n, dtype=np.int64)
         return self._ids
 
+    def _epoch(self, epoch: int) -> int:
+        return check_index(epoch, self.n_epochs, "epoch", negative=True)
+
     def y_true(self, epoch: int) -> np.ndarray:
-        return self._y_true[epoch]
+        """``(N,)`` true classes at ``epoch`` (negative counts from the end)."""
+        return self._y_true[self._epoch(epoch)]
 
     def y_pred(self, epoch: int) -> np.ndarray:
-        return self._y_pred[epoch]
+        """``(N,)`` predicted classes at ``epoch``."""
+        return self._y_pred[self._epoch(epoch)]
 
     def confidence(self, epoch: int) -> np.ndarray:
-        return self._conf[epoch]
+        """``(N,)`` confidences at ``epoch`` (NaN: unknown)."""
+        conf = self._conf[self._epoch(epoch)]
+        if conf is not None:
+            return conf
+        if self._nan is None:
+            self._nan = np.full(self._n, np.nan, dtype=np.float32)
+            self._nan.flags.writeable = False
+        return self._nan
 
-    def cell(self, epoch: int, tile: int, row: int, col: int) -> CellHits:
-        """Samples with true class ``row`` predicted as ``col`` at ``epoch``.
+    def _cell(self, epoch: int, tile: int, row: int, col: int) -> CellHits:
+        """Samples with true class ``row`` predicted as ``col``: most confident first
+        (NaN last), then by position."""
+        idx = self._index.get(epoch, lambda: self._build_index(epoch))
+        pos = idx[row * self.n_classes + col]
+        return CellHits(pos, self.confidence(epoch)[pos])
 
-        Ordered most confident first (NaN confidences last), then by position, so a
-        cell's most confident mistakes lead the panel.
-        """
-        k = self.n_classes
-        if not (0 <= epoch < self.n_epochs):
-            raise ValueError(f"epoch {epoch} is out of range [0, {self.n_epochs}).")
-        if tile != 0:
-            raise ValueError(f"tile {tile} is out of range: a run has one tile.")
-        if not (0 <= row < k and 0 <= col < k):
-            raise ValueError(f"cell ({row}, {col}) is outside the {k}×{k} matrix.")
-        idx = self._epoch_index(epoch)
-        code = row * k + col
-        pos = idx.order[idx.starts[code] : idx.starts[code + 1]]
-        return CellHits(pos, self._conf[epoch][pos])
+    def _build_index(self, epoch: int) -> CellIndex:
+        code = self._y_true[epoch].astype(np.int64) * self.n_classes + self._y_pred[epoch]
+        conf = self._conf[epoch]
+        return CellIndex(code) if conf is None else CellIndex(code, confidence_key(conf))
 
-    def _epoch_index(self, epoch: int) -> _EpochIndex:
-        with self._lock:
-            idx = self._index.get(epoch)
-            if idx is None:
-                k = self.n_classes
-                code = self._y_true[epoch].astype(np.int64) * k + self._y_pred[epoch]
-                conf = self._conf[epoch]
-                key = np.where(np.isnan(conf), np.inf, -conf)  # NaN last
-                order = np.lexsort((key, code))
-                starts = np.searchsorted(code[order], np.arange(k * k + 1))
-                idx = _EpochIndex(order, starts)
-                self._index[epoch] = idx
-            return idx
-
-    def metrics(self, epoch: int = -1) -> list[dict[str, Any]]:
+    def metrics(self, epoch: int = -1) -> list[MetricRow]:
         """Per-class precision, recall, F1 and support at ``epoch`` (the last by default)."""
-        m = per_class_metrics(self._matrices[epoch])
-        return [
-            {"label": name, "precision": float(m["precision"][i]), "recall": float(m["recall"][i]),
-             "f1": float(m["f1"][i]), "support": int(m["support"][i])}
-            for i, name in enumerate(self.labels)
-        ]
+        return metric_rows(self.labels, **per_class_metrics(self._matrices[self._epoch(epoch)]))
 
-    def sample_history(self, pos: int, title: str | None = None) -> list[dict[str, Any]]:
+    def sample_history(self, pos: int, title: str | None = None) -> list[HistoryEntry]:
         """One sample's true class, prediction and confidence at every epoch."""
-        conf = [float(self._conf[e][pos]) for e in range(self.n_epochs)]
-        return [{
-            "title": self.name if title is None else title,
-            "epochs": self.epoch_labels,
-            "true": [self.labels[self._y_true[e][pos]] for e in range(self.n_epochs)],
-            "pred": [self.labels[self._y_pred[e][pos]] for e in range(self.n_epochs)],
-            "confidence": [None if np.isnan(c) else c for c in conf],
-        }]
+        e = range(self.n_epochs)
+        conf = [float(self.confidence(i)[pos]) for i in e]
+        return [
+            {
+                "title": self.name if title is None else title,
+                "epochs": self.epoch_labels,
+                "true": [self.labels[self._y_true[i][pos]] for i in e],
+                "pred": [self.labels[self._y_pred[i][pos]] for i in e],
+                "confidence": [None if np.isnan(c) else c for c in conf],
+            }
+        ]
 
     # -- live growth -----------------------------------------------------------------
     def append_epoch(self, y_true: Any, y_pred: Any, confidence: Any = None) -> None:
@@ -377,16 +345,12 @@ class Run:
                 f"a new epoch must have the run's {n} samples; got {len(yt)} labels and "
                 f"{len(yp)} predictions."
             )
-        conf = (
-            np.full(n, np.nan, dtype=np.float32)
-            if confidence is None
-            else np.asarray(to_numpy(confidence, "confidence"), dtype=np.float32).reshape(n)
-        )
+        conf = None if confidence is None else _confidence(confidence, n)
         with self._lock:
             self._y_true.append(yt.astype(np.int32))
             self._y_pred.append(yp.astype(np.int32))
             self._conf.append(conf)
-            self._matrices.append(confusion_counts(yt, yp, k))
+            self._matrices.append(confusion_counts(yt, yp, k))  # last: n_epochs counts it
         self._subscribers.notify()
 
     def subscribe(self, callback: Callable[[], None]) -> None:
@@ -400,50 +364,54 @@ class Run:
         )
 
 
-def _epoch_rows(x: Any) -> list[Any]:
-    """``(E, N)`` data as a list of per-epoch rows (a list of arrays stays a list)."""
-    if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape") and np.ndim(x[0]) == 1:
+def _confidence(values: Any, n: int) -> np.ndarray:
+    """``(n,)`` float32 confidences in [0, 1] or NaN (unknown)."""
+    if values is None:
+        return np.full(n, np.nan, dtype=np.float32)
+    conf = np.asarray(to_numpy(values, "confidence"), dtype=np.float32).reshape(-1)
+    if len(conf) != n:
+        raise ValueError(f"confidence has {len(conf)} values for {n} predictions.")
+    if np.isinf(conf).any() or (conf < 0).any() or (conf > 1).any():
+        raise ValueError("confidence must hold probabilities in [0, 1] (or NaN where unknown).")
+    return conf
+
+
+def _rows(x: Any, name: str) -> list[Any]:
+    """``(E, N)`` data (or ``(N,)``, one epoch) as a list of per-epoch rows."""
+    if isinstance(x, (list, tuple)) and x and all(np.ndim(r) == 1 for r in x):
         return list(x)
-    arr = np.atleast_2d(np.asarray(x))
+    arr = to_numpy(x, name)
+    if arr.ndim == 1:
+        return [arr]
     if arr.ndim != 2:
-        raise ValueError(f"predictions must be (E, N), got shape {arr.shape}.")
+        raise ValueError(f"{name} must be (N,) or (E, N), got shape {arr.shape}.")
     return list(arr)
 
 
 def _split_epochs(x: Any, name: str) -> list[np.ndarray]:
-    """A list/tuple of per-epoch arrays, or one array → list of numpy arrays."""
-    if isinstance(x, (list, tuple)) and x and not np.isscalar(x[0]):
-        first = x[0]
-        if hasattr(first, "__len__") or hasattr(first, "shape"):
-            return [to_numpy(v, f"{name}[{i}]") for i, v in enumerate(x)]
+    """A list/tuple of per-epoch arrays (or lists), or one array → numpy arrays."""
+    if isinstance(x, (list, tuple)) and x and np.ndim(x[0]) >= 1:
+        return [to_numpy(v, f"{name}[{i}]") for i, v in enumerate(x)]
     arr = to_numpy(x, name)
     if arr.size == 0:
         raise ValueError(f"{name} is empty; there is nothing to count.")
     return [arr]
 
 
-def _validate_sample_ids(sample_ids: Any, n: int) -> np.ndarray:
-    if sample_ids is None:
-        return np.arange(n, dtype=np.int64)
-    if hasattr(sample_ids, "detach"):
-        sample_ids = to_numpy(sample_ids, "sample_ids")
-    ids = np.asarray(sample_ids)
-    if ids.ndim != 1 or len(ids) != n:
-        raise ValueError(f"sample_ids must be 1-D with one id per sample ({n}); got shape {ids.shape}.")
-    if ids.dtype.kind in "iu":
-        ids = ids.astype(np.int64)
-    elif ids.dtype.kind in "US":
-        ids = ids.astype(str).astype(object)
-    elif ids.dtype.kind == "O":
-        if not all(isinstance(v, (str, int, np.integer)) for v in ids):
-            raise TypeError("sample_ids must be integers or strings.")
-    else:
-        raise TypeError(f"sample_ids must be integers or strings, got dtype {ids.dtype}.")
-    if ids.dtype == object:
-        dup = len(set(ids.tolist())) != n
-    else:  # sort + neighbours: far faster than np.unique's hashing here
-        s = np.sort(ids)
-        dup = bool((s[1:] == s[:-1]).any())
-    if dup:
-        raise ValueError("sample_ids contains duplicates; every sample needs a unique id.")
-    return ids
+def _n_classes(preds: list[np.ndarray], labels: Sequence[Any] | None) -> int | None:
+    """``K`` from the labels and the scores' columns (``None``: infer from the ids)."""
+    widths = {2 if p.shape[1] == 1 else p.shape[1] for p in preds if p.ndim == 2}
+    if len(widths) > 1:
+        raise ValueError(
+            f"y_pred's scores have {sorted(widths)} columns in different epochs; every epoch "
+            "must score the same classes."
+        )
+    k = len(labels) if labels is not None and not isinstance(labels, (str, bytes)) else None
+    if widths:
+        w = widths.pop()
+        if k is not None and k != w:
+            raise ValueError(
+                f"y_pred scores have {w} columns but labels has {k} names; give one name per score column."
+            )
+        return w
+    return k

@@ -1,0 +1,373 @@
+"""The wire: everything that crosses between the kernel and the frontend.
+
+One place for the encodings of the synced traits that are not plain JSON (the
+counts), the shape of every custom message (as TypedDicts), the reply builders and
+:func:`answer`, which turns a request from the frontend into a reply and its binary
+buffers. ``js/wire.js`` mirrors this module; ``js/wire_schema.json`` is generated
+from it (``python -m confusion_widget.wire``) and a test on each side checks that
+both agree.
+
+Requests and replies (frontend → kernel → frontend), keyed by ``id``::
+
+    → CellRequest   {"type": "cell", "id", "epoch", "tile", "row", "col", "offset"?, "limit"?}
+    ← CellReply     {"type": "cell", "id", "total", "offset", "samples": [Sample, …]}
+    → ImageRequest  {"type": "image", "id", "sample", "epoch"?}
+    ← ImageReply    {"type": "image", "id", "buffer", "mime", "width", "height", "error",
+                     "boxes"?, "history"?}
+    ← ErrorReply    {"type": "error", "id", "error"}      (any request that failed)
+
+A ``buffer`` field is an index into the message's binary buffers (``-1``: none).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any, Literal, TypedDict
+
+import numpy as np
+
+from ._util import json_id
+from .images import Encoded
+from .sources import CellSource, HasImageBoxes, HasSampleHistory
+
+__all__ = [
+    "MAX_PAGE",
+    "MAX_WIRE_COUNT",
+    "Box",
+    "CellReply",
+    "CellRequest",
+    "ErrorReply",
+    "HistoryEntry",
+    "ImageReply",
+    "ImageRequest",
+    "MetricRow",
+    "Sample",
+    "accuracy_table",
+    "answer",
+    "counts_window",
+    "encode_counts",
+    "schema",
+]
+
+log = logging.getLogger("confusion_widget")
+
+#: Entries per cell request at most (the frontend asks for ``page_size``).
+MAX_PAGE = 500
+#: Counts up to this travel as int32; larger ones widen to float64 (exact to 2**53).
+MAX_WIRE_COUNT = 2**31 - 1
+
+
+# -- records inside messages and traits ------------------------------------------------
+class _BoxRequired(TypedDict):
+    kind: Literal["gt", "pred"]
+    xyxy: list[float]
+    label: str
+
+
+class Box(_BoxRequired, total=False):
+    """A box drawn over an image, in the original image's pixels."""
+
+    score: float
+
+
+class HistoryEntry(TypedDict):
+    """One run's predictions for one sample at every epoch."""
+
+    title: str
+    epochs: list[str]
+    true: list[str]
+    pred: list[str]
+    confidence: list[float | None]
+
+
+class _MetricRequired(TypedDict):
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class MetricRow(_MetricRequired, total=False):
+    """Per-class figures (``_metrics`` trait); multi-label adds the raw counts."""
+
+    tp: int
+    fp: int
+    fn: int
+
+
+class _SampleRequired(TypedDict):
+    id: int | str
+    confidence: float | None
+    caption: str
+    buffer: int
+    mime: str
+    error: str | None
+
+
+class Sample(_SampleRequired, total=False):
+    """One entry of a cell reply: a sample and its thumbnail (``buffer`` ≥ 0)."""
+
+    width: int
+    height: int
+    boxes: list[Box]
+    change: Literal["entered", "left"]
+
+
+# -- messages --------------------------------------------------------------------------
+class _CellRequestRequired(TypedDict):
+    type: Literal["cell"]
+    id: int
+    epoch: int
+    tile: int
+    row: int
+    col: int
+
+
+class CellRequest(_CellRequestRequired, total=False):
+    """The samples of one cell, one page at a time."""
+
+    offset: int
+    limit: int
+
+
+class _ImageRequestRequired(TypedDict):
+    type: Literal["image"]
+    id: int
+    sample: int | str
+
+
+class ImageRequest(_ImageRequestRequired, total=False):
+    """A larger image of one sample, with its history (and boxes at ``epoch``)."""
+
+    epoch: int
+
+
+class CellReply(TypedDict):
+    type: Literal["cell"]
+    id: int | None
+    total: int
+    offset: int
+    samples: list[Sample]
+
+
+class _ImageReplyRequired(TypedDict):
+    type: Literal["image"]
+    id: int | None
+    buffer: int
+    mime: str
+    width: int
+    height: int
+    error: str | None
+
+
+class ImageReply(_ImageReplyRequired, total=False):
+    boxes: list[Box]
+    history: list[HistoryEntry]
+
+
+class ErrorReply(TypedDict):
+    type: Literal["error"]
+    id: int | None
+    error: str
+
+
+REQUESTS: dict[str, type] = {"cell": CellRequest, "image": ImageRequest}
+REPLIES: dict[str, type] = {"cell": CellReply, "image": ImageReply, "error": ErrorReply}
+RECORDS: dict[str, type] = {"sample": Sample, "box": Box, "history": HistoryEntry, "metric": MetricRow}
+
+
+# -- trait encodings -------------------------------------------------------------------
+def encode_counts(block: np.ndarray) -> tuple[bytes, str]:
+    """``(W, T, K, K)`` counts → little-endian C-order bytes and their dtype name.
+
+    int32 when every count fits, else float64 (exact up to 2**53): counts are widened,
+    never wrapped.
+    """
+    block = np.asarray(block)
+    fits = block.size == 0 or (block.max() <= MAX_WIRE_COUNT and block.min() >= -MAX_WIRE_COUNT)
+    if fits:
+        return np.ascontiguousarray(block, dtype="<i4").tobytes(), "int32"
+    if np.abs(block).max() > 2**53:
+        raise ValueError(
+            f"counts above 2**53 cannot be shown exactly; the largest is {int(np.abs(block).max())}."
+        )
+    return np.ascontiguousarray(block, dtype="<f8").tobytes(), "float64"
+
+
+def counts_window(mats: np.ndarray, epoch: int, current: Sequence[int] | None, budget: int) -> dict[str, Any]:
+    """The ``_counts`` / ``_counts_dtype`` / ``_window`` traits for the epochs around
+    ``epoch`` that fit in ``budget`` bytes; ``{}`` when the ``current`` window
+    (``[first, W]``) already serves ``epoch`` and is not at an edge that the slider
+    is about to cross."""
+    e_total = len(mats)
+    per_epoch = max(int(np.prod(mats.shape[1:])) * 4, 1)
+    width = int(max(1, min(e_total, budget // per_epoch)))
+    e = min(max(epoch, 0), e_total - 1)
+    if current is not None:
+        first, w = current
+        inside = first <= e < first + w and w == width
+        near_edge = (e == first and first > 0) or (e == first + w - 1 and first + w < e_total)
+        if inside and not near_edge:
+            return {}
+    first = min(max(0, e - width // 2), e_total - width)
+    data, dtype = encode_counts(mats[first : first + width])
+    return {"_counts": data, "_counts_dtype": dtype, "_window": [first, width]}
+
+
+def accuracy_table(mats: np.ndarray, diff_of: Sequence[Any]) -> list[list[float | None]]:
+    """``[E][T]`` overall accuracy (trace / total); ``None`` for empty and difference
+    tiles."""
+    total = mats.sum(axis=(-2, -1)).astype(np.float64)
+    trace = np.trace(mats, axis1=-2, axis2=-1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = trace / total
+    acc[:, [d is not None for d in diff_of]] = np.nan
+    return [[None if np.isnan(a) else float(a) for a in row] for row in acc]
+
+
+# -- answering requests ----------------------------------------------------------------
+def _field(msg: dict[str, Any], name: str, default: int | None = None) -> int:
+    """An integer field of a request, or a ValueError naming it."""
+    v = msg.get(name, default)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"request field {name!r} must be an integer, got {v!r}.")
+    return v
+
+
+def is_request(message: Any) -> bool:
+    """A message the frontend waits for an answer to: an object with an integer id."""
+    return (
+        isinstance(message, dict)
+        and isinstance(message.get("id"), int)
+        and not isinstance(message["id"], bool)
+    )
+
+
+def error_reply(msg_id: Any, error: str) -> ErrorReply:
+    return {"type": "error", "id": msg_id if isinstance(msg_id, int) else None, "error": error}
+
+
+def answer(source: CellSource, message: Any, page_size: int = 25) -> tuple[dict[str, Any], list[bytes]]:
+    """The reply to one request from the frontend, and its binary buffers.
+
+    Never raises: a malformed or failing request is answered with an
+    :class:`ErrorReply` (the frontend shows it instead of waiting for a timeout).
+    """
+    msg_id = message.get("id") if isinstance(message, dict) else None
+    try:
+        if not isinstance(message, dict):
+            raise ValueError(f"a request must be a JSON object, got {type(message).__name__}.")
+        kind = message.get("type")
+        if kind == "cell":
+            return _cell_reply(source, message, page_size)
+        if kind == "image":
+            return _image_reply(source, message)
+        raise ValueError(f"unknown request type {kind!r}; expected one of {sorted(REQUESTS)}.")
+    except Exception as exc:  # never raise in the kernel; tell the frontend
+        log.debug("confusion-widget answered %r with an error", message, exc_info=True)
+        return dict(error_reply(msg_id, f"{type(exc).__name__}: {exc}")), []
+
+
+def _cell_reply(
+    source: CellSource, msg: dict[str, Any], page_size: int
+) -> tuple[dict[str, Any], list[bytes]]:
+    offset = max(0, _field(msg, "offset", 0))
+    limit = min(max(1, _field(msg, "limit", page_size)), MAX_PAGE)
+    hits = source.cell(_field(msg, "epoch"), _field(msg, "tile", 0), _field(msg, "row"), _field(msg, "col"))
+    sl = slice(offset, offset + limit)
+    extra = hits.extra[sl] if hits.extra is not None else None
+    samples, buffers = _samples(source, hits.positions[sl], hits.confidence[sl], extra)
+    reply: CellReply = {
+        "type": "cell",
+        "id": msg.get("id"),
+        "total": len(hits),
+        "offset": offset,
+        "samples": samples,
+    }
+    return dict(reply), buffers
+
+
+def _samples(
+    source: CellSource, positions: np.ndarray, conf: np.ndarray, extra: Sequence[dict[str, Any]] | None
+) -> tuple[list[Sample], list[bytes]]:
+    ids = source.sample_ids()
+    images = source.images
+    samples: list[Sample] = []
+    buffers: list[bytes] = []
+    for i, pos in enumerate(positions):
+        c = float(conf[i])
+        s: Sample = {
+            "id": json_id(ids[pos]),
+            "confidence": None if np.isnan(c) else c,
+            "caption": "",
+            "buffer": -1,
+            "mime": "",
+            "error": None if images is not None else "no images were given",
+        }
+        if images is not None:
+            enc = images.thumbnail(int(pos))
+            s["mime"], s["width"], s["height"], s["error"] = enc.mime, enc.width, enc.height, enc.error
+            if enc.data is not None:
+                s["buffer"] = len(buffers)
+                buffers.append(enc.data)
+        if extra is not None:
+            s.update(extra[i])  # type: ignore[typeddict-item]
+        samples.append(s)
+    return samples, buffers
+
+
+def _image_reply(source: CellSource, msg: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    pos = source.position_of(msg.get("sample"))
+    images = source.images
+    enc = images.large(pos) if images is not None else Encoded(None, error="no images were given")
+    reply: ImageReply = {
+        "type": "image",
+        "id": msg.get("id"),
+        "buffer": -1,
+        "mime": enc.mime,
+        "width": enc.width,
+        "height": enc.height,
+        "error": enc.error,
+    }
+    if isinstance(source, HasImageBoxes):
+        epoch = _field(msg, "epoch", source.n_epochs - 1)
+        if not 0 <= epoch < source.n_epochs:
+            raise ValueError(f"epoch {epoch} is out of range: valid values are 0 … {source.n_epochs - 1}.")
+        reply["boxes"] = source.image_boxes(pos, epoch)
+    if isinstance(source, HasSampleHistory):
+        reply["history"] = source.sample_history(pos)
+    if enc.data is None:
+        return dict(reply), []
+    reply["buffer"] = 0
+    return dict(reply), [enc.data]
+
+
+# -- the schema shared with js/wire.js -------------------------------------------------
+def _keys(td: Any) -> dict[str, list[str]]:
+    return {"required": sorted(td.__required_keys__), "optional": sorted(td.__optional_keys__)}
+
+
+def schema(traits: Sequence[str]) -> dict[str, Any]:
+    """Trait names and message shapes, as ``js/wire_schema.json`` holds them."""
+    return {
+        "traits": sorted(traits),
+        "requests": {k: _keys(v) for k, v in REQUESTS.items()},
+        "replies": {k: _keys(v) for k, v in REPLIES.items()},
+        "records": {k: _keys(v) for k, v in RECORDS.items()},
+        "count_dtypes": ["float64", "int32"],
+    }
+
+
+def schema_json() -> str:
+    """The schema of :class:`~confusion_widget.ConfusionWidget`, as committed."""
+    from .widget import ConfusionWidget
+
+    return json.dumps(schema(ConfusionWidget.wire_traits()), indent=1) + "\n"
+
+
+if __name__ == "__main__":  # python -m confusion_widget.wire > js/wire_schema.json
+    sys.stdout.write(schema_json())

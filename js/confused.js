@@ -3,6 +3,7 @@
 // computed while open; closed, the tile's accuracy (or, without one, an
 // early-exit scan) decides whether there is anything to show.
 
+import { button, element } from "./dom.js";
 import { formatCount } from "./format.js";
 import { setTraits, stringList } from "./traits.js";
 
@@ -33,15 +34,11 @@ export function hasOffDiagonal(counts, K) {
 	return false;
 }
 
-export function createConfused(model) {
-	const el = document.createElement("details");
-	el.className = "cw-confused";
+export function createConfused(model, { signal }) {
+	const el = element("details", "cw-confused");
 	el.hidden = true;
-	const summary = document.createElement("summary");
-	summary.textContent = "most confused pairs";
-	const list = document.createElement("ol");
-	list.className = "cw-confused-list";
-	el.append(summary, list);
+	const list = element("ol", "cw-confused-list");
+	el.append(element("summary", "", "most confused pairs"), list);
 
 	let tile = null; // {counts, K} of tile 0 on screen
 	let stale = true;
@@ -52,30 +49,27 @@ export function createConfused(model) {
 		const items = tile ? topConfused(tile.counts, tile.K) : [];
 		list.replaceChildren(
 			...items.map(({ row, col, count }) => {
-				const li = document.createElement("li");
-				const button = document.createElement("button");
-				button.type = "button";
-				button.className = "cw-confused-item";
-				button.dataset.row = String(row);
-				button.dataset.col = String(col);
-				button.textContent = `${labels[row]} \u2192 ${labels[col]}: ${formatCount(count)}`;
-				li.append(button);
+				const item = button("cw-confused-item", `${labels[row]} \u2192 ${labels[col]}: ${formatCount(count)}`);
+				item.dataset.row = String(row);
+				item.dataset.col = String(col);
+				const li = element("li");
+				li.append(item);
 				return li;
 			}),
 		);
 	}
 
 	function onClick(event) {
-		const button = event.target.closest?.("button.cw-confused-item");
-		if (button) setTraits(model, { selected: [Number(button.dataset.row), Number(button.dataset.col)], selected_tile: 0 });
+		const item = event.target.closest?.("button.cw-confused-item");
+		if (item) setTraits(model, { selected: [Number(item.dataset.row), Number(item.dataset.col)], selected_tile: 0 });
 	}
 
 	function onToggle() {
 		if (el.open && stale) render();
 	}
 
-	el.addEventListener("toggle", onToggle);
-	list.addEventListener("click", onClick);
+	el.addEventListener("toggle", onToggle, { signal });
+	list.addEventListener("click", onClick, { signal });
 
 	return {
 		el,
@@ -89,11 +83,6 @@ export function createConfused(model) {
 			el.hidden = !errors;
 			stale = true;
 			if (el.open && !el.hidden) render();
-		},
-		destroy() {
-			el.removeEventListener("toggle", onToggle);
-			list.removeEventListener("click", onClick);
-			el.remove();
 		},
 	};
 }

@@ -1,7 +1,13 @@
 // @vitest-environment jsdom
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createConfused, hasOffDiagonal, topConfused } from "./confused.js";
 import { createFakeModel } from "./test_helpers.js";
+
+/** Each test's parts end with this (as a view's do with its AbortController). */
+let lifetime;
+beforeEach(() => {
+	lifetime = new AbortController();
+});
 
 describe("topConfused", () => {
 	it("returns the 10 largest off-diagonal cells, largest first, ties row-major", () => {
@@ -33,7 +39,7 @@ describe("confused pairs list", () => {
 
 	it("lists pairs when open and selects the clicked cell in tile 0", () => {
 		const model = createFakeModel({ labels: ["cat", "<i>dog</i>", "bird"], selected_tile: 1 });
-		const list = createConfused(model);
+		const list = createConfused(model, { signal: lifetime.signal });
 		list.update({ counts, K: 3, diverging: false });
 		expect(list.el.hidden).toBe(false);
 		expect(list.el.querySelectorAll("li")).toHaveLength(0);
@@ -49,28 +55,28 @@ describe("confused pairs list", () => {
 		// A new epoch re-lists while open.
 		list.update({ counts: Int32Array.from([9, 0, 0, 0, 9, 0, 0, 3, 9]), K: 3, diverging: false });
 		expect(list.el.querySelector("button").textContent).toBe("bird \u2192 <i>dog</i>: 3");
-		list.destroy();
+		lifetime.abort();
 	});
 
 	it("is hidden for a difference tile and for a matrix without errors", () => {
-		const list = createConfused(createFakeModel());
+		const list = createConfused(createFakeModel(), { signal: lifetime.signal });
 		list.update({ counts, K: 3, diverging: true });
 		expect(list.el.hidden).toBe(true);
 		list.update({ counts: Int32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), K: 3, diverging: false });
 		expect(list.el.hidden).toBe(true);
 		list.update(null);
 		expect(list.el.hidden).toBe(true);
-		list.destroy();
+		lifetime.abort();
 	});
 
 	it("trusts the tile's accuracy instead of scanning when Python sent it", () => {
-		const list = createConfused(createFakeModel());
+		const list = createConfused(createFakeModel(), { signal: lifetime.signal });
 		list.update({ counts, K: 3, diverging: false, accuracy: 1 });
 		expect(list.el.hidden).toBe(true);
 		list.update({ counts: Int32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), K: 3, diverging: false, accuracy: 0.9 });
 		expect(list.el.hidden).toBe(false);
 		list.update({ counts, K: 3, diverging: false, accuracy: null });
 		expect(list.el.hidden).toBe(false);
-		list.destroy();
+		lifetime.abort();
 	});
 });

@@ -2,6 +2,7 @@
 // writes its trait and follows it when Python changes it.
 
 import { COLORMAP_NAMES } from "./colormaps.js";
+import { element } from "./dom.js";
 import { listen, setTraits, stringList, tileKinds } from "./traits.js";
 
 const AGGREGATION_OPTIONS = [
@@ -17,61 +18,46 @@ const SCALE_OPTIONS = [
 ];
 
 function labelled(text, control) {
-	const label = document.createElement("label");
-	label.className = "cw-control";
-	const caption = document.createElement("span");
-	caption.textContent = text;
-	label.append(caption, control);
+	const label = element("label", "cw-control");
+	label.append(element("span", "", text), control);
 	return label;
 }
 
 function select(className, options) {
-	const el = document.createElement("select");
-	el.className = className;
+	const el = element("select", className);
 	for (const [value, text] of options) {
-		const option = document.createElement("option");
+		const option = element("option", "", text);
 		option.value = value;
-		option.textContent = text;
 		el.append(option);
 	}
 	return el;
 }
 
-export function createControls(model) {
-	const el = document.createElement("div");
-	el.className = "cw-controls";
+/** Keeps `control[prop]` and `trait` in step both ways until `signal` aborts. */
+function bind(model, trait, control, prop, signal) {
+	const read = () => {
+		control[prop] = prop === "checked" ? Boolean(model.get(trait)) : String(model.get(trait) ?? "");
+	};
+	control.addEventListener("change", () => setTraits(model, { [trait]: control[prop] }), { signal });
+	listen(model, [`change:${trait}`], read, signal);
+	read();
+}
+
+export function createControls(model, { signal }) {
+	const el = element("div", "cw-controls");
 	const aggregation = select("cw-aggregation", AGGREGATION_OPTIONS);
 	const scale = select("cw-color-scale", SCALE_OPTIONS);
-	const colormap = select("cw-colormap", COLORMAP_NAMES.map((n) => [n, n]));
-	const hide = document.createElement("input");
-	hide.type = "checkbox";
-	hide.className = "cw-hide-diagonal";
-	el.append(
-		labelled("values", aggregation),
-		labelled("colour", scale),
-		labelled("colormap", colormap),
-		labelled("errors only", hide),
+	const colormap = select(
+		"cw-colormap",
+		COLORMAP_NAMES.map((n) => [n, n]),
 	);
-
-	const bindings = [
-		[aggregation, "aggregation", "value"],
-		[scale, "color_scale", "value"],
-		[colormap, "colormap", "value"],
-		[hide, "hide_diagonal", "checked"],
-	];
-	const cleanups = bindings.map(([control, trait, prop]) => {
-		const write = () => setTraits(model, { [trait]: control[prop] });
-		const read = () => {
-			control[prop] = prop === "checked" ? Boolean(model.get(trait)) : String(model.get(trait) ?? "");
-		};
-		control.addEventListener("change", write);
-		const unlisten = listen(model, [`change:${trait}`], read);
-		read();
-		return () => {
-			control.removeEventListener("change", write);
-			unlisten();
-		};
-	});
+	const hide = element("input", "cw-hide-diagonal");
+	hide.type = "checkbox";
+	el.append(labelled("values", aggregation), labelled("colour", scale), labelled("colormap", colormap), labelled("errors only", hide));
+	bind(model, "aggregation", aggregation, "value", signal);
+	bind(model, "color_scale", scale, "value", signal);
+	bind(model, "colormap", colormap, "value", signal);
+	bind(model, "hide_diagonal", hide, "checked", signal);
 
 	// Difference tiles have their own diverging colormap: the choice only matters
 	// if some tile is not a difference.
@@ -80,14 +66,8 @@ export function createControls(model) {
 		colormap.disabled = kinds.every((k) => k.diverging);
 		colormap.title = colormap.disabled ? "difference views use a diverging blue–red colormap" : "";
 	};
-	cleanups.push(listen(model, ["change:_diff_of", "change:tile_titles"], syncDiverging));
+	listen(model, ["change:_diff_of", "change:tile_titles"], syncDiverging, signal);
 	syncDiverging();
 
-	return {
-		el,
-		destroy() {
-			for (const cleanup of cleanups) cleanup();
-			el.remove();
-		},
-	};
+	return { el };
 }

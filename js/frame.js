@@ -11,9 +11,7 @@ import { aggregate, buildScale } from "./scales.js";
  */
 function tileValues(counts, kinds, K, aggregation, previous) {
 	const values = counts.map((c, t) =>
-		kinds[t].diffOf && aggregation !== "count"
-			? null
-			: aggregate(c, K, aggregation, { absolute: kinds[t].diverging, out: previous?.[t] }),
+		kinds[t].diffOf && aggregation !== "count" ? null : aggregate(c, K, aggregation, { absolute: kinds[t].diverging, out: previous?.[t] }),
 	);
 	kinds.forEach(({ diffOf }, t) => {
 		if (values[t]) return;

@@ -40,7 +40,9 @@ describe("computeFrame", () => {
 		const first = computeFrame(decoded, 0, opts("row"));
 		const kept = first.values.slice();
 		const next = computeFrame(decoded, 0, opts("column"), first);
-		next.values.forEach((v, t) => expect(v).toBe(kept[t]));
+		next.values.forEach((v, t) => {
+			expect(v).toBe(kept[t]);
+		});
 		expect(next.values[0][0]).toBeCloseTo(1);
 	});
 });

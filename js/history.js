@@ -2,14 +2,8 @@
 // per run a small table of its predicted class and confidence at every epoch,
 // wrong predictions marked, the epoch on screen highlighted. Text only.
 
+import { element } from "./dom.js";
 import { formatPercent } from "./format.js";
-
-function element(tag, className, text) {
-	const node = document.createElement(tag);
-	if (className) node.className = className;
-	if (text !== undefined) node.textContent = text;
-	return node;
-}
 
 const list = (v) => (Array.isArray(v) ? v : []);
 

@@ -3,6 +3,7 @@
 // buckets — with ticks at min / max or at the bucket edges, in the current
 // aggregation's units.
 
+import { element } from "./dom.js";
 import { formatValue } from "./format.js";
 
 const AXIS_NAMES = { count: "count", row: "% of row", column: "% of column", total: "% of total" };
@@ -27,20 +28,15 @@ export function legendTicks(ticks, aggregation, diverging) {
 }
 
 function scaleBar(scale, aggregation) {
-	const box = document.createElement("div");
-	box.className = "cw-legend-scale";
-	const bar = document.createElement("div");
-	bar.className = "cw-legend-bar";
+	const box = element("div", "cw-legend-scale");
+	const bar = element("div", "cw-legend-bar");
 	const stops = scale.bar.map((s) => `${s.css} ${(s.pos * 100).toFixed(2)}%`);
 	if (stops.length) bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
-	const ticks = document.createElement("div");
-	ticks.className = "cw-legend-ticks";
+	const ticks = element("div", "cw-legend-ticks");
 	ticks.append(
 		...legendTicks(scale.ticks, aggregation, scale.diverging).map((t) => {
-			const tick = document.createElement("span");
-			tick.className = "cw-legend-tick";
+			const tick = element("span", "cw-legend-tick", t.text);
 			tick.style.left = `${(t.pos * 100).toFixed(2)}%`;
-			tick.textContent = t.text;
 			return tick;
 		}),
 	);
@@ -49,10 +45,8 @@ function scaleBar(scale, aggregation) {
 }
 
 export function createLegend() {
-	const el = document.createElement("div");
-	el.className = "cw-legend";
-	const title = document.createElement("span");
-	title.className = "cw-legend-title";
+	const el = element("div", "cw-legend");
+	const title = element("span", "cw-legend-title");
 
 	return {
 		el,
@@ -61,9 +55,6 @@ export function createLegend() {
 			const name = AXIS_NAMES[aggregation] ?? aggregation;
 			title.textContent = scales.length === 1 && scales[0].diverging ? `difference, ${name}` : name;
 			el.replaceChildren(title, ...scales.map((s) => scaleBar(s, aggregation)));
-		},
-		destroy() {
-			el.remove();
 		},
 	};
 }

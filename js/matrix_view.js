@@ -4,6 +4,7 @@
 // clearing) a million cells. The canvas exposes the drawn geometry as data-*
 // attributes (CSS pixels) for tests and benchmarks.
 
+import { element } from "./dom.js";
 import { formatValue } from "./format.js";
 import { hitTest, labelHitTest } from "./layout.js";
 
@@ -141,8 +142,7 @@ function place(el, box) {
 }
 
 function marker(className) {
-	const el = document.createElement("div");
-	el.className = `cw-marker ${className}`;
+	const el = element("div", `cw-marker ${className}`);
 	el.setAttribute("aria-hidden", "true");
 	el.hidden = true;
 	return el;
@@ -161,13 +161,12 @@ function sizeCanvas(canvas, geom) {
 /**
  * The view of tile `tile`. `onHover(tile, cell|null, event, label|null)` and
  * `onSelect(tile, cell)` report pointer input as cells (`label`: the row/column
- * label under the pointer, from labelHitTest); `onFocus()` asks for the markers to be placed again.
+ * label under the pointer, from labelHitTest); `onFocus()` asks for the markers to be
+ * placed again. Its listeners end with `signal`.
  */
-export function createMatrixView(tile, { onHover, onSelect, onFocus }) {
-	const el = document.createElement("div");
-	el.className = "cw-tile-body";
-	const canvas = document.createElement("canvas");
-	canvas.className = "cw-matrix";
+export function createMatrixView(tile, { onHover, onSelect, onFocus, signal }) {
+	const el = element("div", "cw-tile-body");
+	const canvas = element("canvas", "cw-matrix");
 	canvas.tabIndex = 0;
 	canvas.dataset.tile = String(tile);
 	canvas.setAttribute("role", "img");
@@ -203,7 +202,7 @@ export function createMatrixView(tile, { onHover, onSelect, onFocus }) {
 		focus: () => onFocus(),
 		blur: () => onFocus(),
 	};
-	for (const [type, fn] of Object.entries(listeners)) canvas.addEventListener(type, fn);
+	for (const [type, fn] of Object.entries(listeners)) canvas.addEventListener(type, fn, { signal });
 
 	function prepare() {
 		const ctx = context(canvas);
@@ -249,11 +248,6 @@ export function createMatrixView(tile, { onHover, onSelect, onFocus }) {
 			place(markers.selected, selected && cellBox(geom, selected.row, selected.col));
 			const focused = focusCell && document.activeElement === canvas;
 			place(markers.focus, focused && cellBox(geom, focusCell.row, focusCell.col, 3));
-		},
-
-		destroy() {
-			for (const [type, fn] of Object.entries(listeners)) canvas.removeEventListener(type, fn);
-			el.remove();
 		},
 	};
 }

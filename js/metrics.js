@@ -2,8 +2,10 @@
 // in a collapsible table: built only while open, sorted by a clicked header
 // (again: the other direction), the hovered cell's true class highlighted.
 
+import { element } from "./dom.js";
 import { formatCount, formatPercent } from "./format.js";
 import { listen } from "./traits.js";
+import { readMetrics } from "./wire.js";
 
 const COLUMNS = [
 	["label", "class"],
@@ -38,48 +40,39 @@ export function sortedMetrics(rows, sort) {
 	return order.sort((a, b) => cmp(a, b) || a - b);
 }
 
-export function createMetrics(model) {
-	const el = document.createElement("details");
-	el.className = "cw-metrics";
-	const summary = document.createElement("summary");
-	summary.textContent = "per-class metrics";
-	const table = document.createElement("table");
-	const head = document.createElement("tr");
+export function createMetrics(model, { signal }) {
+	const el = element("details", "cw-metrics");
+	const table = element("table");
+	const head = element("tr");
 	const headers = COLUMNS.map(([key, name]) => {
-		const th = document.createElement("th");
+		const th = element("th", "", name);
 		th.dataset.key = key;
-		th.textContent = name;
 		th.tabIndex = 0;
 		head.append(th);
 		return th;
 	});
-	const thead = document.createElement("thead");
+	const thead = element("thead");
 	thead.append(head);
-	const body = document.createElement("tbody");
+	const body = element("tbody");
 	table.append(thead, body);
-	const scroll = document.createElement("div");
-	scroll.className = "cw-metrics-scroll";
+	const scroll = element("div", "cw-metrics-scroll");
 	scroll.append(table);
-	el.append(summary, scroll);
+	el.append(element("summary", "", "per-class metrics"), scroll);
 
 	let sort = null;
 	let hot = []; // labels to highlight, first one with a row wins
 	let rowsByLabel = new Map();
 	let stale = true;
 
-	const rows = () => (Array.isArray(model.get("_metrics")) ? model.get("_metrics").filter((m) => m && typeof m === "object") : []);
+	const rows = () => readMetrics(model.get("_metrics"));
 
 	function render() {
 		stale = false;
 		const list = rows();
 		rowsByLabel = new Map();
 		const trs = sortedMetrics(list, sort).map((i) => {
-			const tr = document.createElement("tr");
-			for (const [key] of COLUMNS) {
-				const td = document.createElement("td");
-				td.textContent = cellText(key, list[i][key]);
-				tr.append(td);
-			}
+			const tr = element("tr");
+			tr.append(...COLUMNS.map(([key]) => element("td", "", cellText(key, list[i][key]))));
 			rowsByLabel.set(String(list[i].label ?? ""), tr);
 			return tr;
 		});
@@ -116,10 +109,10 @@ export function createMetrics(model) {
 		render();
 	}
 
-	el.addEventListener("toggle", onToggle);
-	thead.addEventListener("click", onHeader);
-	thead.addEventListener("keydown", onHeader);
-	const unlisten = listen(model, ["change:_metrics"], sync);
+	el.addEventListener("toggle", onToggle, { signal });
+	thead.addEventListener("click", onHeader, { signal });
+	thead.addEventListener("keydown", onHeader, { signal });
+	listen(model, ["change:_metrics"], sync, signal);
 	sync();
 
 	return {
@@ -133,13 +126,6 @@ export function createMetrics(model) {
 			hotRow()?.classList.remove("cw-metrics-hot");
 			hot = labels;
 			hotRow()?.classList.add("cw-metrics-hot");
-		},
-		destroy() {
-			unlisten();
-			el.removeEventListener("toggle", onToggle);
-			thead.removeEventListener("click", onHeader);
-			thead.removeEventListener("keydown", onHeader);
-			el.remove();
 		},
 	};
 }

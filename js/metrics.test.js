@@ -1,7 +1,13 @@
 // @vitest-environment jsdom
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createMetrics, sortedMetrics } from "./metrics.js";
 import { createFakeModel } from "./test_helpers.js";
+
+/** Each test's parts end with this (as a view's do with its AbortController). */
+let lifetime;
+beforeEach(() => {
+	lifetime = new AbortController();
+});
 
 const XSS = "<b>bird</b>";
 const ROWS = [
@@ -20,7 +26,7 @@ const column = (metrics, i) => [...metrics.el.querySelectorAll("tbody tr")].map(
 describe("metrics table", () => {
 	it("is hidden for an empty list and shown when metrics arrive", () => {
 		const model = createFakeModel({ _metrics: [] });
-		const metrics = createMetrics(model);
+		const metrics = createMetrics(model, { signal: lifetime.signal });
 		expect(metrics.el.tagName).toBe("DETAILS");
 		expect(metrics.el.classList.contains("cw-metrics")).toBe(true);
 		expect(metrics.el.hidden).toBe(true);
@@ -28,12 +34,12 @@ describe("metrics table", () => {
 		expect(metrics.el.hidden).toBe(false);
 		model.set("_metrics", []);
 		expect(metrics.el.hidden).toBe(true);
-		metrics.destroy();
+		lifetime.abort();
 	});
 
 	it("builds rows only when open, as text and percentages", () => {
 		const model = createFakeModel({ _metrics: ROWS });
-		const metrics = createMetrics(model);
+		const metrics = createMetrics(model, { signal: lifetime.signal });
 		expect(metrics.el.querySelectorAll("tbody tr")).toHaveLength(0);
 		open(metrics);
 		expect([...metrics.el.querySelectorAll("tbody tr")[0].cells].map((c) => c.textContent)).toEqual(["cat", "90%", "50%", "64%", "10"]);
@@ -41,12 +47,12 @@ describe("metrics table", () => {
 		expect(metrics.el.querySelector("b")).toBeNull();
 		model.set("_metrics", [{ ...ROWS[0], recall: 0.25 }]);
 		expect(column(metrics, 2)).toEqual(["25%"]);
-		metrics.destroy();
+		lifetime.abort();
 	});
 
 	it("sorts by a clicked header, the second click the other way", () => {
 		const model = createFakeModel({ _metrics: ROWS });
-		const metrics = createMetrics(model);
+		const metrics = createMetrics(model, { signal: lifetime.signal });
 		open(metrics);
 		const th = (key) => metrics.el.querySelector(`th[data-key="${key}"]`);
 		th("recall").click();
@@ -58,11 +64,15 @@ describe("metrics table", () => {
 		th("support").click();
 		expect(column(metrics, 4)).toEqual(["10", "20", "30"]);
 		expect(th("recall").hasAttribute("aria-sort")).toBe(false);
-		metrics.destroy();
+		lifetime.abort();
 	});
 
 	it("puts missing numbers last in both directions", () => {
-		const rows = [{ label: "a", f1: null }, { label: "b", f1: 0.2 }, { label: "c", f1: 0.9 }];
+		const rows = [
+			{ label: "a", f1: null },
+			{ label: "b", f1: 0.2 },
+			{ label: "c", f1: 0.9 },
+		];
 		expect(sortedMetrics(rows, { key: "f1", dir: 1 })).toEqual([1, 2, 0]);
 		expect(sortedMetrics(rows, { key: "f1", dir: -1 })).toEqual([2, 1, 0]);
 		expect(sortedMetrics(rows, null)).toEqual([0, 1, 2]);
@@ -70,7 +80,7 @@ describe("metrics table", () => {
 
 	it("highlights the hovered true class, across re-sorts", () => {
 		const model = createFakeModel({ _metrics: ROWS });
-		const metrics = createMetrics(model);
+		const metrics = createMetrics(model, { signal: lifetime.signal });
 		metrics.setHot("dog");
 		open(metrics);
 		const hot = () => [...metrics.el.querySelectorAll(".cw-metrics-hot")].map((tr) => tr.cells[0].textContent);
@@ -84,6 +94,6 @@ describe("metrics table", () => {
 		// Per-label tiles: rows are "negative"/"positive", the metrics are per tile title.
 		metrics.setHot("positive", "cat");
 		expect(hot()).toEqual(["cat"]);
-		metrics.destroy();
+		lifetime.abort();
 	});
 });

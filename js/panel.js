@@ -3,26 +3,22 @@
 // their captions (and, in a difference tile, whether they entered or left the
 // cell), detection boxes drawn over them, and a larger view on click with the
 // sample's prediction history. Replies to an old selection are dropped; errors
-// and timeouts are shown, never a stuck spinner.
+// and timeouts are shown, never a stuck spinner. Requests go through the model's
+// shared requester (requests.js); this view's pending ones end with its signal.
 
 import { createBoxesOverlay } from "./boxes.js";
+import { button, element } from "./dom.js";
 import { formatPercent } from "./format.js";
 import { createHistory } from "./history.js";
-import { createRequester } from "./requests.js";
+import { childController, onAbort } from "./lifetime.js";
 import { intTrait, listen, stringList } from "./traits.js";
+import { bufferAt, cellRequest, imageRequest, readCellReply, readImageReply } from "./wire.js";
 
 /** Scrubbing epochs with a cell selected re-fetches once the slider rests. */
 const EPOCH_REFRESH_MS = 250;
 /** Entries of a difference tile say which way they moved (`change`). */
 const CHANGES = new Set(["entered", "left"]);
 let panels = 0;
-
-function element(tag, className, text) {
-	const node = document.createElement(tag);
-	if (className) node.className = className;
-	if (text !== undefined) node.textContent = text;
-	return node;
-}
 
 /** The selected cell as {row, col}, or null when absent or out of range. */
 export function selectedCell(model) {
@@ -38,11 +34,8 @@ function waitDecoded(img) {
 	return typeof img.decode === "function" ? img.decode().catch(() => {}) : Promise.resolve();
 }
 
-function bufferAt(buffers, index) {
-	return Number.isInteger(index) && index >= 0 && index < buffers.length ? buffers[index] : null;
-}
-
-export function createPanel(model, { requester = createRequester(model) } = {}) {
+/** `requester`: the model's (requests.js); everything ends with `signal`. */
+export function createPanel(model, { requester, signal }) {
 	const uid = ++panels;
 	const el = element("section", "cw-panel");
 	el.setAttribute("aria-label", "samples in the selected cell");
@@ -53,15 +46,15 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 	const thumbs = element("div", "cw-thumbs");
 	const footer = element("div", "cw-panel-footer");
 	const count = element("span", "cw-count");
-	const more = element("button", "cw-more", "more");
-	more.type = "button";
+	const more = button("cw-more", "more");
 	footer.append(count, more);
 	el.append(header, status, error, thumbs, footer);
 
 	const urls = new Set();
 	let generation = 0;
-	let page = null; // {query, total, loaded}
-	let large = null;
+	let page = null; // {cell: {epoch, tile, row, col}, total, loaded}
+	let fill = childController(signal); // the shown page: its thumbnails' listeners and its requests
+	let large = null; // {el, url, lifetime}
 	let refreshQueued = false;
 	let epochTimer = null;
 
@@ -80,6 +73,8 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 
 	function clear() {
 		generation++;
+		fill.abort();
+		fill = childController(signal);
 		closeLarge();
 		for (const url of urls) URL.revokeObjectURL(url);
 		urls.clear();
@@ -118,10 +113,14 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 			if (boxes) frame.append(boxes);
 			figure.append(frame);
 			figure.tabIndex = 0;
-			figure.addEventListener("click", () => openLarge(sample));
-			figure.addEventListener("keydown", (e) => {
-				if (e.key === "Enter") openLarge(sample);
-			});
+			figure.addEventListener("click", () => openLarge(sample), { signal: fill.signal });
+			figure.addEventListener(
+				"keydown",
+				(e) => {
+					if (e.key === "Enter") openLarge(sample);
+				},
+				{ signal: fill.signal },
+			);
 		}
 		if (CHANGES.has(sample.change)) figure.classList.add(`cw-${sample.change}`);
 		figure.append(element("figcaption", "", `#${sample.id}${conf}`));
@@ -133,7 +132,7 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 	}
 
 	function showPage(reply, buffers) {
-		const samples = Array.isArray(reply.samples) ? reply.samples : [];
+		const samples = reply.samples;
 		const made = samples.map((s) => thumb(s, buffers));
 		thumbs.append(...made.map((m) => m.figure));
 		page.total = Number.isInteger(reply.total) ? reply.total : page.loaded + samples.length;
@@ -149,10 +148,11 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 		show("loading\u2026");
 		more.disabled = true;
 		try {
-			const { msg, buffers } = await requester.request({ ...page.query, offset, limit: intTrait(model, "page_size", 25) });
+			const limit = intTrait(model, "page_size", 25);
+			const { msg, buffers } = await requester.request(cellRequest({ ...page.cell, offset, limit }), { signal: fill.signal });
 			if (mine !== generation) return null;
-			const imgs = showPage(msg, buffers);
-			header.textContent = describe(page.query, page.total);
+			const imgs = showPage(readCellReply(msg), buffers);
+			header.textContent = describe(page.cell, page.total);
 			show(page.total === 0 ? "No samples in this cell." : "");
 			return imgs;
 		} catch (err) {
@@ -166,6 +166,7 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 	/** Re-reads the selection and fetches its first page (`cw:panel-fill` times it). */
 	async function refresh() {
 		refreshQueued = false;
+		if (signal.aborted) return;
 		clear();
 		const cell = selectedCell(model);
 		if (!cell) {
@@ -184,14 +185,7 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 		const start = `cw:panel-start:${uid}:${generation}`;
 		performance.mark(start);
 		const mine = generation;
-		const query = {
-			type: "cell",
-			epoch: intTrait(model, "epoch"),
-			tile: intTrait(model, "selected_tile"),
-			row: cell.row,
-			col: cell.col,
-		};
-		page = { query, total: 0, loaded: 0 };
+		page = { cell: { epoch: intTrait(model, "epoch"), tile: intTrait(model, "selected_tile"), ...cell }, total: 0, loaded: 0 };
 		const imgs = await fetchPage(0);
 		if (!imgs) return;
 		await Promise.all(imgs.map(waitDecoded));
@@ -227,6 +221,7 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 
 	function closeLarge() {
 		if (!large) return;
+		large.lifetime.abort();
 		URL.revokeObjectURL(large.url);
 		large.el.remove();
 		large = null;
@@ -237,41 +232,47 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 		const box = element("div", "cw-large");
 		box.setAttribute("role", "dialog");
 		box.setAttribute("aria-label", `sample ${sample.id}`);
-		const close = element("button", "cw-large-close", "\u00d7");
-		close.type = "button";
+		const close = button("cw-large-close", "\u00d7");
 		close.setAttribute("aria-label", "close");
 		const frame = element("div", "cw-large-frame");
 		const caption = element("div", "cw-large-caption", `#${sample.id}${sample.caption ? ` \u00b7 ${sample.caption}` : ""}`);
 		const note = element("div", "cw-panel-status", "loading\u2026");
 		box.append(close, frame, caption, note);
-		close.addEventListener("click", closeLarge);
-		box.addEventListener("keydown", (e) => {
-			if (e.key !== "Escape") return;
-			// Escape here closes the view; it must not also clear the selection.
-			e.stopPropagation();
-			closeLarge();
-		});
+		const mine = { el: box, url: "", lifetime: childController(fill.signal) };
+		const { signal: open } = mine.lifetime;
+		close.addEventListener("click", closeLarge, { signal: open });
+		box.addEventListener(
+			"keydown",
+			(e) => {
+				if (e.key !== "Escape") return;
+				// Escape here closes the view; it must not also clear the selection.
+				e.stopPropagation();
+				closeLarge();
+			},
+			{ signal: open },
+		);
 		el.append(box);
-		const mine = { el: box, url: "" };
 		large = mine;
 		close.focus();
 		try {
-			const { msg, buffers } = await requester.request({ type: "image", sample: sample.id });
+			const ask = imageRequest({ sample: sample.id, epoch: intTrait(model, "epoch") });
+			const { msg, buffers } = await requester.request(ask, { signal: open });
 			if (large !== mine) return;
-			const history = createHistory(msg.history, currentEpochOf);
+			const reply = readImageReply(msg);
+			const history = createHistory(reply.history, currentEpochOf);
 			if (history) box.append(history);
-			const buffer = bufferAt(buffers, msg.buffer);
+			const buffer = bufferAt(buffers, reply.buffer);
 			if (!buffer) throw new Error("no image in the reply");
-			const width = msg.width ?? sample.width;
-			const height = msg.height ?? sample.height;
+			const width = reply.width ?? sample.width;
+			const height = reply.height ?? sample.height;
 			if (width > 0 && height > 0) frame.style.aspectRatio = `${width} / ${height}`;
 			const img = element("img");
 			img.dataset.sampleId = String(sample.id);
 			img.alt = caption.textContent;
-			mine.url = URL.createObjectURL(new Blob([buffer], { type: msg.mime || "image/png" }));
+			mine.url = URL.createObjectURL(new Blob([buffer], { type: reply.mime || "image/png" }));
 			img.src = mine.url;
 			frame.append(img);
-			const boxes = createBoxesOverlay(msg.boxes ?? sample.boxes, width, height);
+			const boxes = createBoxesOverlay(reply.boxes ?? sample.boxes, width, height);
 			if (boxes) frame.append(boxes);
 			note.remove();
 		} catch (err) {
@@ -281,29 +282,26 @@ export function createPanel(model, { requester = createRequester(model) } = {}) 
 		}
 	}
 
-	const onMore = () => {
-		if (page) fetchPage(page.loaded);
-	};
-	more.addEventListener("click", onMore);
-	const unlisten = [
-		listen(model, ["change:selected", "change:selected_tile", "change:_has_samples", "change:labels"], queueRefresh),
-		listen(model, ["change:epoch"], onEpoch),
-		// Python's data changed (a new epoch, a new threshold): the cell's samples may have too.
-		listen(model, ["change:_revision"], onRevision),
-	];
+	more.addEventListener(
+		"click",
+		() => {
+			if (page) fetchPage(page.loaded);
+		},
+		{ signal },
+	);
+	listen(model, ["change:selected", "change:selected_tile", "change:_has_samples", "change:labels"], queueRefresh, signal);
+	listen(model, ["change:epoch"], onEpoch, signal);
+	// Python's data changed (a new epoch, a new threshold): the cell's samples may have too.
+	listen(model, ["change:_revision"], onRevision, signal);
+	onAbort(signal, () => {
+		clearTimeout(epochTimer);
+		clear();
+	});
 	refresh();
 
 	return {
 		el,
 		/** Fetches the selected cell again (Enter on the matrix). */
 		refresh: queueRefresh,
-		destroy() {
-			clearTimeout(epochTimer);
-			for (const off of unlisten) off();
-			more.removeEventListener("click", onMore);
-			clear();
-			requester.destroy();
-			el.remove();
-		},
 	};
 }

@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createPanel } from "./panel.js";
+import { createRequester } from "./requests.js";
 import { createFakeModel, settle } from "./test_helpers.js";
 
 const PNG = new DataView(new Uint8Array([137, 80, 78, 71]).buffer);
@@ -41,6 +42,14 @@ afterEach(() => {
 	document.body.replaceChildren();
 });
 
+/** A panel with its own requester, as one view of a model; `destroy` ends both. */
+function openPanel(model) {
+	const lifetime = new AbortController();
+	const requester = createRequester(model, { signal: lifetime.signal });
+	const panel = createPanel(model, { requester, signal: lifetime.signal });
+	return { ...panel, destroy: () => lifetime.abort() };
+}
+
 async function selectCell(model, row, col) {
 	model.set("selected", [row, col]);
 	await settle();
@@ -50,7 +59,7 @@ async function selectCell(model, row, col) {
 describe("panel", () => {
 	it("asks for the first page of the selected cell and shows 25 thumbnails", async () => {
 		const model = createFakeModel({ epoch: 2 });
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		document.body.append(panel.el);
 		expect(panel.el.querySelector(".cw-panel-status").textContent).toMatch(/Click a cell/);
 
@@ -74,7 +83,7 @@ describe("panel", () => {
 
 	it("'more' asks for the next offset and appends", async () => {
 		const model = createFakeModel();
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		const first = await selectCell(model, 0, 1);
 		model.reply(...cellReply(first, 41, samples(0, 25)));
 		await settle();
@@ -96,7 +105,7 @@ describe("panel", () => {
 
 	it("ignores a reply to an older selection", async () => {
 		const model = createFakeModel();
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		const old = await selectCell(model, 0, 1);
 		const current = await selectCell(model, 2, 0);
 		model.reply(...cellReply(old, 3, samples(0, 3)));
@@ -113,7 +122,7 @@ describe("panel", () => {
 
 	it("shows an error reply as a visible message", async () => {
 		const model = createFakeModel();
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		const request = await selectCell(model, 1, 1);
 		model.reply({ type: "error", id: request.id, error: "cell source exploded" });
 		await settle();
@@ -127,7 +136,7 @@ describe("panel", () => {
 	it("times out with a message instead of spinning forever", async () => {
 		vi.useFakeTimers();
 		const model = createFakeModel();
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		model.set("selected", [0, 0]);
 		await vi.advanceTimersByTimeAsync(1);
 		expect(panel.el.querySelector(".cw-panel-status").textContent).toMatch(/loading/);
@@ -138,7 +147,7 @@ describe("panel", () => {
 
 	it("shows a placeholder carrying the id for a sample whose image failed", async () => {
 		const model = createFakeModel();
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		const request = await selectCell(model, 0, 2);
 		const list = samples(0, 2);
 		list[1] = { ...list[1], buffer: -1, error: "file not found: b.png" };
@@ -153,7 +162,7 @@ describe("panel", () => {
 
 	it("revokes object URLs on re-fill and on cleanup", async () => {
 		const model = createFakeModel();
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		const first = await selectCell(model, 0, 0);
 		model.reply(...cellReply(first, 2, samples(0, 2)));
 		await settle();
@@ -168,7 +177,7 @@ describe("panel", () => {
 
 	it("draws detection boxes scaled by the original image size", async () => {
 		const model = createFakeModel();
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		const request = await selectCell(model, 0, 1);
 		const [sample] = samples(0, 1);
 		sample.width = 640;
@@ -191,7 +200,7 @@ describe("panel", () => {
 
 	it("opens a large view from a thumbnail and closes it with Escape", async () => {
 		const model = createFakeModel();
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		document.body.append(panel.el);
 		const request = await selectCell(model, 0, 1);
 		model.reply(...cellReply(request, 1, samples(0, 1)));
@@ -212,9 +221,13 @@ describe("panel", () => {
 
 	it("shows captions and marks entries that entered or left a difference cell", async () => {
 		const model = createFakeModel({ selected_tile: 2, tile_titles: ["a", "b", "b \u2212 a"] });
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		const request = await selectCell(model, 0, 1);
-		const list = samples(0, 3).map((s, i) => ({ ...s, change: ["entered", "left", "sideways"][i], caption: `${["entered", "left", "?"][i]} \u00b7 a: <b>cat</b> \u2192 b: dog` }));
+		const list = samples(0, 3).map((s, i) => ({
+			...s,
+			change: ["entered", "left", "sideways"][i],
+			caption: `${["entered", "left", "?"][i]} \u00b7 a: <b>cat</b> \u2192 b: dog`,
+		}));
 		model.reply(...cellReply(request, 3, list));
 		await settle();
 		const figures = [...panel.el.querySelectorAll(".cw-thumb")];
@@ -226,8 +239,16 @@ describe("panel", () => {
 	});
 
 	it("shows the sample's history under the large image, the epoch on screen marked", async () => {
-		const model = createFakeModel({ epoch: 2, tile_titles: ["A", "B"], _tile_epochs: [[0, 0], [1, 1], [2, 1]] });
-		const panel = createPanel(model);
+		const model = createFakeModel({
+			epoch: 2,
+			tile_titles: ["A", "B"],
+			_tile_epochs: [
+				[0, 0],
+				[1, 1],
+				[2, 1],
+			],
+		});
+		const panel = openPanel(model);
 		document.body.append(panel.el);
 		const request = await selectCell(model, 0, 1);
 		model.reply(...cellReply(request, 1, samples(0, 1)));
@@ -256,7 +277,7 @@ describe("panel", () => {
 
 	it("fetches the selected cell again when Python's data changes (_revision)", async () => {
 		const model = createFakeModel({ _revision: 0 });
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		const first = await selectCell(model, 0, 1);
 		model.reply(...cellReply(first, 1, samples(0, 1)));
 		await settle();
@@ -276,7 +297,7 @@ describe("panel", () => {
 
 	it("explains how to get examples when the widget has none", async () => {
 		const model = createFakeModel({ _has_samples: false });
-		const panel = createPanel(model);
+		const panel = openPanel(model);
 		await selectCell(model, 0, 1);
 		expect(model.sent).toHaveLength(0);
 		expect(panel.el.querySelector(".cw-panel-status").textContent).toContain("from_predictions");

@@ -1,9 +1,8 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
-import { decodeCounts } from "./counts.js";
 import { cellSeries } from "./series.js";
 import { createSparkline } from "./sparkline.js";
-import { int32Bytes } from "./test_helpers.js";
+import { decodeCounts, encodeCounts } from "./wire.js";
 
 const K = 2;
 // Epochs first … first+W−1 of 10, two tiles: tile 0 = [e, 1, 2, 3], tile 1 = [2e, 1, 2, 3].
@@ -13,7 +12,7 @@ function windowAt(first, W) {
 		values.push(e, 1, 2, 3); // tile 0
 		values.push(2 * e, 1, 2, 3); // tile 1
 	}
-	return decodeCounts(int32Bytes(values), [first, W], K, 2);
+	return decodeCounts(encodeCounts(values, { offset: 8 }), { window: [first, W], dtype: "int32", K, T: 2 });
 }
 const plain = { diffOf: null };
 
@@ -56,7 +55,14 @@ describe("createSparkline", () => {
 	});
 	it("no line for fewer than two points; a zero line when signed", () => {
 		expect(createSparkline([{ epoch: 0, value: 1 }], 0)).toBeNull();
-		const svg = createSparkline([{ epoch: 0, value: -1 }, { epoch: 1, value: 2 }], 9, { signed: true });
+		const svg = createSparkline(
+			[
+				{ epoch: 0, value: -1 },
+				{ epoch: 1, value: 2 },
+			],
+			9,
+			{ signed: true },
+		);
 		expect(svg.querySelector(".cw-sparkline-zero")).not.toBeNull();
 		expect(svg.querySelector(".cw-sparkline-current")).toBeNull();
 	});

@@ -2,7 +2,9 @@
 // epoch), the epoch's name and its overall accuracy per tile. Hidden when there
 // is only one epoch.
 
+import { button, element } from "./dom.js";
 import { formatPercent } from "./format.js";
+import { onAbort } from "./lifetime.js";
 import { intTrait, listen, setTraits, stringList } from "./traits.js";
 
 const PLAY_INTERVAL_MS = 500;
@@ -19,22 +21,16 @@ export function accuracyText(row, titles) {
 }
 
 /** `canAdvance()` says whether the shown epoch has arrived, so playback waits for data. */
-export function createSlider(model, { canAdvance = () => true } = {}) {
-	const el = document.createElement("div");
-	el.className = "cw-slider";
-	const play = document.createElement("button");
-	play.type = "button";
-	play.className = "cw-play";
-	const input = document.createElement("input");
+export function createSlider(model, { signal, canAdvance = () => true }) {
+	const el = element("div", "cw-slider");
+	const play = button("cw-play");
+	const input = element("input", "cw-epoch-slider");
 	input.type = "range";
-	input.className = "cw-epoch-slider";
 	input.min = "0";
 	input.step = "1";
 	input.setAttribute("aria-label", "epoch");
-	const name = document.createElement("span");
-	name.className = "cw-epoch-label";
-	const accuracy = document.createElement("span");
-	accuracy.className = "cw-accuracy";
+	const name = element("span", "cw-epoch-label");
+	const accuracy = element("span", "cw-accuracy");
 	el.append(play, input, name, accuracy);
 
 	let timer = null;
@@ -76,24 +72,12 @@ export function createSlider(model, { canAdvance = () => true } = {}) {
 		if (intTrait(model, "epoch") >= last()) setEpoch(0);
 		setPlaying(true);
 	};
-	input.addEventListener("input", onInput);
-	play.addEventListener("click", onPlay);
-	const unlisten = listen(
-		model,
-		["change:epoch", "change:n_epochs", "change:epoch_labels", "change:_accuracy", "change:tile_titles"],
-		sync,
-	);
+	input.addEventListener("input", onInput, { signal });
+	play.addEventListener("click", onPlay, { signal });
+	listen(model, ["change:epoch", "change:n_epochs", "change:epoch_labels", "change:_accuracy", "change:tile_titles"], sync, signal);
+	onAbort(signal, () => clearInterval(timer));
 	setPlaying(false);
 	sync();
 
-	return {
-		el,
-		destroy() {
-			clearInterval(timer);
-			unlisten();
-			input.removeEventListener("input", onInput);
-			play.removeEventListener("click", onPlay);
-			el.remove();
-		},
-	};
+	return { el };
 }

@@ -1,7 +1,13 @@
 // @vitest-environment jsdom
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { accuracyText, createSlider } from "./slider.js";
 import { createFakeModel } from "./test_helpers.js";
+
+/** Each test's parts end with this (as a view's do with its AbortController). */
+let lifetime;
+beforeEach(() => {
+	lifetime = new AbortController();
+});
 
 afterEach(() => vi.useRealTimers());
 
@@ -16,7 +22,7 @@ describe("accuracyText", () => {
 describe("slider", () => {
 	it("writes the epoch and shows its name", () => {
 		const model = createFakeModel({ n_epochs: 4, epoch_labels: ["a", "b"] });
-		const slider = createSlider(model);
+		const slider = createSlider(model, { signal: lifetime.signal });
 		const input = slider.el.querySelector("input.cw-epoch-slider");
 		expect(input.max).toBe("3");
 		input.value = "1";
@@ -27,14 +33,14 @@ describe("slider", () => {
 		model.set("epoch", 3);
 		expect(input.value).toBe("3");
 		expect(slider.el.querySelector(".cw-epoch-label").textContent).toBe("epoch 3");
-		slider.destroy();
+		lifetime.abort();
 	});
 
 	it("plays at 2 epochs/s, waits for data and stops at the end", () => {
 		vi.useFakeTimers();
 		const model = createFakeModel({ n_epochs: 3 });
 		let ready = true;
-		const slider = createSlider(model, { canAdvance: () => ready });
+		const slider = createSlider(model, { signal: lifetime.signal, canAdvance: () => ready });
 		const play = slider.el.querySelector("button.cw-play");
 		play.click();
 		expect(play.getAttribute("aria-pressed")).toBe("true");
@@ -47,14 +53,14 @@ describe("slider", () => {
 		vi.advanceTimersByTime(1500);
 		expect(model.get("epoch")).toBe(2);
 		expect(play.getAttribute("aria-pressed")).toBe("false");
-		slider.destroy();
+		lifetime.abort();
 		expect(model.listenerCount()).toBe(0);
 	});
 
 	it("is hidden with a single epoch", () => {
-		const slider = createSlider(createFakeModel({ n_epochs: 1 }));
+		const slider = createSlider(createFakeModel({ n_epochs: 1 }), { signal: lifetime.signal });
 		expect(slider.el.hidden).toBe(true);
 		expect(slider.el.querySelector("input").disabled).toBe(true);
-		slider.destroy();
+		lifetime.abort();
 	});
 });

@@ -2,17 +2,11 @@
 // epoch marked with a dot, a zero line for signed (difference) values. Built with
 // createElementNS; no text from Python goes into it.
 
-const SVG = "http://www.w3.org/2000/svg";
+import { svgElement } from "./dom.js";
+
 const WIDTH = 140;
 const HEIGHT = 30;
 const PAD = 3;
-
-function svgElement(tag, className, attrs) {
-	const node = document.createElementNS(SVG, tag);
-	if (className) node.setAttribute("class", className);
-	for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-	return node;
-}
 
 /**
  * <svg class="cw-sparkline"> for points [{epoch, value}] (at least two), or null.

@@ -1,6 +1,8 @@
 // Test doubles shared by the vitest suites (not part of the bundle): a fake
 // anywidget model and a recording 2D canvas context for jsdom, which has none.
 
+import { encodeCounts, TRAITS } from "./wire.js";
+
 const DEFAULTS = {
 	labels: ["cat", "dog", "bird"],
 	tile_titles: [""],
@@ -14,8 +16,11 @@ const DEFAULTS = {
 	selected: null,
 	selected_tile: 0,
 	page_size: 25,
-	_counts: new DataView(new ArrayBuffer(0)),
+	title: "",
+	_counts: encodeCounts([]),
+	_counts_dtype: "int32",
 	_window: [0, 0],
+	_revision: 0,
 	_accuracy: [],
 	_diff_of: [null],
 	_tile_epochs: [],
@@ -24,20 +29,32 @@ const DEFAULTS = {
 	_has_samples: true,
 };
 
-/** A model with get/set/on/off/save_changes/send; `reply` plays a Python message. */
+const KNOWN = new Set(TRAITS);
+
+/** Code under test may only use the synced traits that wire.js lists. */
+function known(name) {
+	if (!KNOWN.has(name)) throw new Error(`fake model: ${JSON.stringify(name)} is not a synced trait (wire.js TRAITS)`);
+	return name;
+}
+
+/**
+ * A model with get/set/on/off/save_changes/send; `reply` plays a Python message.
+ * Reading, writing or watching a trait that is not synced throws.
+ */
 export function createFakeModel(initial = {}) {
 	const attrs = { ...DEFAULTS, ...initial };
 	const handlers = new Map();
 	const model = {
 		sent: [],
 		saves: 0,
-		get: (name) => attrs[name],
+		get: (name) => attrs[known(name)],
 		set(name, value) {
-			const same = JSON.stringify(attrs[name]) === JSON.stringify(value);
+			const same = JSON.stringify(attrs[known(name)]) === JSON.stringify(value);
 			attrs[name] = value;
 			if (!same) model.emit(`change:${name}`, model, value);
 		},
 		on(event, fn) {
+			if (event.startsWith("change:")) known(event.slice("change:".length));
 			if (!handlers.has(event)) handlers.set(event, new Set());
 			handlers.get(event).add(fn);
 		},
@@ -56,22 +73,26 @@ export function createFakeModel(initial = {}) {
 		reply(msg, buffers = []) {
 			model.emit("msg:custom", msg, buffers);
 		},
-		listenerCount: () => [...handlers.values()].reduce((n, set) => n + set.size, 0),
+		/** Listeners on `event`, or on all events. */
+		listenerCount: (event) =>
+			event === undefined ? [...handlers.values()].reduce((n, set) => n + set.size, 0) : (handlers.get(event)?.size ?? 0),
 	};
 	return model;
 }
 
-/** int32 little-endian bytes of `values`, placed at a non-zero offset inside a larger buffer. */
-export function int32Bytes(values, offset = 8) {
-	const buffer = new ArrayBuffer(offset + values.length * 4 + 4);
-	const view = new DataView(buffer, offset, values.length * 4);
-	values.forEach((v, i) => view.setInt32(i * 4, v, true));
-	return view;
-}
-
 const RECORDED = [
-	"setTransform", "clearRect", "fillRect", "strokeRect", "fillText", "save", "restore",
-	"translate", "rotate", "setLineDash", "putImageData", "drawImage",
+	"setTransform",
+	"clearRect",
+	"fillRect",
+	"strokeRect",
+	"fillText",
+	"save",
+	"restore",
+	"translate",
+	"rotate",
+	"setLineDash",
+	"putImageData",
+	"drawImage",
 ];
 
 function fakeContext(canvas) {

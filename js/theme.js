@@ -5,6 +5,8 @@
 // We watch what themes touch and call back when the root's ink actually changed;
 // stylesheets may apply a moment after the attribute flip, so look again shortly.
 
+import { onAbort } from "./lifetime.js";
+
 const RECHECK_MS = [0, 100, 500];
 
 /** The root's current text colour and font: what the canvas draws labels with. */
@@ -13,11 +15,8 @@ function inkKey(root) {
 	return `${style.color}|${style.fontFamily}|${style.backgroundColor}`;
 }
 
-/**
- * Calls `onChange()` when `root`'s computed ink changes after a theme-like event.
- * Returns a function that stops watching.
- */
-export function watchTheme(root, onChange, { win = globalThis.window } = {}) {
+/** Calls `onChange()` when `root`'s computed ink changes after a theme-like event, until `signal` aborts. */
+export function watchTheme(root, onChange, { signal, win = globalThis.window }) {
 	let last = inkKey(root);
 	const timers = new Set();
 	const check = () => {
@@ -41,12 +40,10 @@ export function watchTheme(root, onChange, { win = globalThis.window } = {}) {
 	observer?.observe(doc.documentElement, { attributes: true, attributeFilter: ["class", "style"] });
 	if (doc.body) observer?.observe(doc.body, { attributes: true });
 	if (doc.head) observer?.observe(doc.head, { childList: true, subtree: true });
-	const media = win?.matchMedia?.("(prefers-color-scheme: dark)");
-	media?.addEventListener?.("change", soon);
-	return () => {
+	win?.matchMedia?.("(prefers-color-scheme: dark)")?.addEventListener?.("change", soon, { signal });
+	onAbort(signal, () => {
 		observer?.disconnect();
-		media?.removeEventListener?.("change", soon);
 		for (const id of timers) clearTimeout(id);
 		timers.clear();
-	};
+	});
 }

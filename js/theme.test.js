@@ -14,12 +14,13 @@ describe("watchTheme", () => {
 		const root = document.createElement("div");
 		document.body.append(root);
 		const onChange = vi.fn();
-		const stop = watchTheme(root, onChange);
+		const lifetime = new AbortController();
+		watchTheme(root, onChange, { signal: lifetime.signal });
 		document.body.style.color = "rgb(240, 240, 240)";
 		await Promise.resolve(); // MutationObserver callbacks are microtasks
 		vi.advanceTimersByTime(600);
 		expect(onChange).toHaveBeenCalledTimes(1);
-		stop();
+		lifetime.abort();
 	});
 
 	it("ignores mutations that leave the ink as it was, and stops when asked", async () => {
@@ -27,12 +28,13 @@ describe("watchTheme", () => {
 		const root = document.createElement("div");
 		document.body.append(root);
 		const onChange = vi.fn();
-		const stop = watchTheme(root, onChange);
+		const lifetime = new AbortController();
+		watchTheme(root, onChange, { signal: lifetime.signal });
 		document.body.setAttribute("data-jp-theme-name", "JupyterLab Light");
 		await Promise.resolve();
 		vi.advanceTimersByTime(600);
 		expect(onChange).not.toHaveBeenCalled();
-		stop();
+		lifetime.abort();
 		document.body.style.color = "rgb(1, 2, 3)";
 		await Promise.resolve();
 		vi.advanceTimersByTime(600);

@@ -3,18 +3,17 @@
 // most every THROTTLE_MS (Python recomputes every epoch's matrix for each value);
 // releasing writes the final value. Follows Python's changes.
 
+import { element } from "./dom.js";
+import { onAbort } from "./lifetime.js";
 import { listen, setTraits } from "./traits.js";
 
 const THROTTLE_MS = 150;
 
-export function createThreshold(model) {
-	const el = document.createElement("label");
-	el.className = "cw-control cw-threshold-control";
-	const text = document.createElement("span");
-	text.className = "cw-threshold-value";
-	const input = document.createElement("input");
+export function createThreshold(model, { signal }) {
+	const el = element("label", "cw-control cw-threshold-control");
+	const text = element("span", "cw-threshold-value");
+	const input = element("input", "cw-threshold");
 	input.type = "range";
-	input.className = "cw-threshold";
 	input.min = "0";
 	input.max = "1";
 	input.step = "0.01";
@@ -51,19 +50,11 @@ export function createThreshold(model) {
 		show(value);
 	}
 
-	input.addEventListener("input", onInput);
-	input.addEventListener("change", write);
-	const unlisten = listen(model, ["change:threshold"], read);
+	input.addEventListener("input", onInput, { signal });
+	input.addEventListener("change", write, { signal });
+	listen(model, ["change:threshold"], read, signal);
+	onAbort(signal, () => clearTimeout(timer));
 	read();
 
-	return {
-		el,
-		destroy() {
-			clearTimeout(timer);
-			unlisten();
-			input.removeEventListener("input", onInput);
-			input.removeEventListener("change", write);
-			el.remove();
-		},
-	};
+	return { el };
 }

@@ -1,7 +1,13 @@
 // @vitest-environment jsdom
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createFakeModel } from "./test_helpers.js";
 import { createThreshold } from "./threshold.js";
+
+/** Each test's parts end with this (as a view's do with its AbortController). */
+let lifetime;
+beforeEach(() => {
+	lifetime = new AbortController();
+});
 
 afterEach(() => {
 	vi.useRealTimers();
@@ -15,7 +21,7 @@ function drag(input, value, type = "input") {
 describe("threshold slider", () => {
 	it("is hidden while the trait is null and follows Python", () => {
 		const model = createFakeModel({ threshold: null });
-		const t = createThreshold(model);
+		const t = createThreshold(model, { signal: lifetime.signal });
 		const input = t.el.querySelector("input.cw-threshold");
 		expect(input.type).toBe("range");
 		expect([input.min, input.max, input.step]).toEqual(["0", "1", "0.01"]);
@@ -26,14 +32,14 @@ describe("threshold slider", () => {
 		expect(t.el.querySelector(".cw-threshold-value").textContent).toBe("threshold 0.50");
 		model.set("threshold", null);
 		expect(t.el.hidden).toBe(true);
-		t.destroy();
+		lifetime.abort();
 		expect(model.listenerCount()).toBe(0);
 	});
 
 	it("writes on change, and at most every 150 ms while dragging", () => {
 		vi.useFakeTimers();
 		const model = createFakeModel({ threshold: 0.5 });
-		const t = createThreshold(model);
+		const t = createThreshold(model, { signal: lifetime.signal });
 		const input = t.el.querySelector("input.cw-threshold");
 		drag(input, 0.4);
 		expect(model.get("threshold")).toBe(0.4);
@@ -48,6 +54,6 @@ describe("threshold slider", () => {
 		drag(input, 0.75, "change");
 		expect(model.get("threshold")).toBe(0.75);
 		expect(model.saves).toBe(3);
-		t.destroy();
+		lifetime.abort();
 	});
 });

@@ -5,8 +5,7 @@ import { tileEpochNotes } from "./tile_notes.js";
 const tileEpochs = [0, 1, 2, 3, 4, 5].map((e) => [e, Math.min(e, 3), Math.min(e, 3)]);
 const kinds = [{ diffOf: null }, { diffOf: null }, { diffOf: [0, 1] }];
 const labels = ["e0", "e1", "e2", "ep 3", "e4", "e5"];
-const notes = (epoch, extra = {}) =>
-	tileEpochNotes({ tileEpochs, epoch, epochLabels: labels, nEpochs: 6, kinds, ...extra });
+const notes = (epoch, extra = {}) => tileEpochNotes({ tileEpochs, epoch, epochLabels: labels, nEpochs: 6, kinds, ...extra });
 
 describe("tileEpochNotes", () => {
 	it("is silent while every tile shows the slider's epoch", () => {

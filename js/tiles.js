@@ -3,18 +3,21 @@
 // (title, plus a note such as "showing epoch 3 (its last)"). All tiles share one
 // geometry, one slider and one set of controls.
 
+import { element } from "./dom.js";
+import { childController } from "./lifetime.js";
 import { createMatrixView } from "./matrix_view.js";
 
 const MIN_TILE_WIDTH = 260;
 const GAP = 12;
 
-export function createTiles(handlers) {
-	const el = document.createElement("div");
-	el.className = "cw-tiles";
+/** handlers = {onHover, onSelect, onFocus} (see createMatrixView); the views end with `signal`. */
+export function createTiles(handlers, { signal }) {
+	const el = element("div", "cw-tiles");
 	let views = [];
 	let titles = [];
 	let headings = [];
 	let notes = [];
+	let lifetime = null; // ends the current views' listeners when they are rebuilt
 
 	function showHeading(t) {
 		const text = notes[t] ? [titles[t], notes[t]].filter(Boolean).join(" \u00b7 ") : titles[t];
@@ -24,19 +27,15 @@ export function createTiles(handlers) {
 	}
 
 	function build(next) {
-		for (const view of views) view.destroy();
+		lifetime?.abort();
+		lifetime = childController(signal);
 		el.replaceChildren();
 		titles = next;
 		notes = next.map(() => "");
-		headings = next.map(() => {
-			const heading = document.createElement("div");
-			heading.className = "cw-tile-title";
-			return heading;
-		});
-		views = next.map((title, t) => {
-			const view = createMatrixView(t, handlers);
-			const box = document.createElement("div");
-			box.className = "cw-tile";
+		headings = next.map(() => element("div", "cw-tile-title"));
+		views = next.map((_, t) => {
+			const view = createMatrixView(t, { ...handlers, signal: lifetime.signal });
+			const box = element("div", "cw-tile");
 			box.append(headings[t], view.el);
 			el.append(box);
 			showHeading(t);
@@ -70,11 +69,6 @@ export function createTiles(handlers) {
 			const columns = Math.max(1, Math.min(n, Math.floor((width + GAP) / (MIN_TILE_WIDTH + GAP))));
 			el.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
 			return Math.floor((width - GAP * (columns - 1)) / columns);
-		},
-		destroy() {
-			for (const view of views) view.destroy();
-			views = [];
-			el.remove();
 		},
 	};
 }

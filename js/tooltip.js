@@ -2,22 +2,17 @@
 // under a row/column label. Light DOM filled with textContent only (class names
 // are user text, never HTML).
 
+import { element } from "./dom.js";
 import { formatCount, formatPercent } from "./format.js";
 
 export function createTooltip() {
-	const el = document.createElement("div");
-	el.className = "cw-tooltip";
+	const el = element("div", "cw-tooltip");
 	el.setAttribute("role", "tooltip");
 	el.hidden = true;
 
 	function line(label, value) {
-		const row = document.createElement("div");
-		const key = document.createElement("span");
-		key.className = "cw-tooltip-key";
-		key.textContent = `${label} `;
-		const val = document.createElement("span");
-		val.textContent = value;
-		row.append(key, val);
+		const row = element("div");
+		row.append(element("span", "cw-tooltip-key", `${label} `), element("span", "", value));
 		return row;
 	}
 
@@ -37,12 +32,7 @@ export function createTooltip() {
 		 */
 		show(info, x, y) {
 			const rows = [];
-			if (info.title) {
-				const title = document.createElement("div");
-				title.className = "cw-tooltip-title";
-				title.textContent = info.title;
-				rows.push(title);
-			}
+			if (info.title) rows.push(element("div", "cw-tooltip-title", info.title));
 			rows.push(line("true", info.trueLabel), line("predicted", info.predLabel));
 			if (info.diverging) {
 				const trend = info.count > 0 ? "more" : info.count < 0 ? "fewer" : "no change";

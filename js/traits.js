@@ -1,5 +1,7 @@
 // Small helpers for talking to the anywidget model: write-and-save, and listeners
-// that come with their own unsubscribe so every module cleans up the same way.
+// that end with an AbortSignal, so every module cleans up the same way.
+
+import { onAbort } from "./lifetime.js";
 
 /** Sets traits and syncs them to Python in one message. */
 export function setTraits(model, values) {
@@ -7,12 +9,13 @@ export function setTraits(model, values) {
 	model.save_changes();
 }
 
-/** Subscribes `fn` to each event name; returns a function that unsubscribes all. */
-export function listen(model, events, fn) {
+/** Subscribes `fn` to each event name until `signal` aborts. */
+export function listen(model, events, fn, signal) {
+	if (signal.aborted) return;
 	for (const event of events) model.on(event, fn);
-	return () => {
+	onAbort(signal, () => {
 		for (const event of events) model.off(event, fn);
-	};
+	});
 }
 
 /** An integer trait, or `fallback` when Python sent something else. */

@@ -1,31 +1,38 @@
-// The anywidget entry: wires the modules to the model. `render` builds one view
-// (it runs once per display of the widget) and returns its cleanup; `initialize`
-// runs once per model and only reports malformed data to the console, so two
-// views of one model do not log the same problem twice.
+// The anywidget entry: wires the modules to the model. `initialize` runs once per
+// model and owns what its views share: the request channel to Python (one
+// `msg:custom` listener however many views) and the console report of malformed
+// data (so two views do not log the same problem twice). `render` builds one view
+// (once per display of the widget); everything it sets up ends with the view's
+// AbortController, which its cleanup aborts.
 
 import { createConfused } from "./confused.js";
-import { decodeCounts } from "./counts.js";
-import { computeFrame } from "./frame.js";
 import { createControls } from "./controls.js";
+import { element } from "./dom.js";
+import { computeFrame } from "./frame.js";
 import { keyAction } from "./keyboard.js";
-import { computeGeometry, makeMeasure, FONT_SIZE } from "./layout.js";
+import { computeGeometry, FONT_SIZE, makeMeasure } from "./layout.js";
 import { createLegend } from "./legend.js";
+import { onAbort } from "./lifetime.js";
 import { createMetrics } from "./metrics.js";
 import { createPanel, selectedCell } from "./panel.js";
+import { createRequester } from "./requests.js";
 import { marginals } from "./scales.js";
 import { cellSeries } from "./series.js";
 import { createSlider } from "./slider.js";
 import { createSparkline } from "./sparkline.js";
+import { watchTheme } from "./theme.js";
 import { createThreshold } from "./threshold.js";
 import { tileEpochNotes } from "./tile_notes.js";
 import { createTiles } from "./tiles.js";
-import { watchTheme } from "./theme.js";
 import { createTooltip } from "./tooltip.js";
 import { intTrait, listen, setTraits, stringList, tileKinds } from "./traits.js";
+import { decodeCounts } from "./wire.js";
 
 const FALLBACK_WIDTH = 640;
 const LOG = "[confusion-widget]";
 let viewCount = 0;
+/** model → what its views share ({requester}), from `initialize` until its cleanup. */
+const models = new WeakMap();
 
 /** The shape the traits describe: K classes, T tiles (at least one). */
 function shape(model) {
@@ -42,7 +49,8 @@ function readCounts(model) {
 	const { K, T } = shape(model);
 	if (K === 0) return {};
 	try {
-		return { decoded: decodeCounts(model.get("_counts"), model.get("_window"), K, T) };
+		const options = { window: model.get("_window"), dtype: model.get("_counts_dtype"), K, T };
+		return { decoded: decodeCounts(model.get("_counts"), options) };
 	} catch (err) {
 		return { error: err.message };
 	}
@@ -61,14 +69,7 @@ function drawOptions(model) {
 	};
 }
 
-function element(tag, className, text) {
-	const node = document.createElement(tag);
-	node.className = className;
-	if (text !== undefined) node.textContent = text;
-	return node;
-}
-
-function mountView(model, el) {
+function mountView(model, el, shared, signal) {
 	const id = ++viewCount;
 	const startMark = `cw:render-start:${id}`;
 	const epochMark = `cw:epoch-change:${id}`;
@@ -93,26 +94,27 @@ function mountView(model, el) {
 		flushPending: false,
 		epochPending: false,
 		painted: false,
-		destroyed: false,
 	};
 
-	const tiles = createTiles({ onHover, onSelect, onFocus: drawOverlays });
-	const controls = createControls(model);
-	const threshold = createThreshold(model);
+	const tiles = createTiles({ onHover, onSelect, onFocus: drawOverlays }, { signal });
+	const controls = createControls(model, { signal });
+	const threshold = createThreshold(model, { signal });
 	const legend = createLegend();
 	const slider = createSlider(model, {
+		signal,
 		canAdvance: () => state.counts?.decoded?.has(intTrait(model, "epoch")) ?? false,
 	});
 	const tooltip = createTooltip();
-	const panel = createPanel(model);
-	const confused = createConfused(model);
-	const metrics = createMetrics(model);
+	const panel = createPanel(model, { requester: shared.requester, signal });
+	const confused = createConfused(model, { signal });
+	const metrics = createMetrics(model, { signal });
 	const details = element("div", "cw-details");
 	details.append(confused.el, metrics.el);
 	toolbar.append(controls.el, threshold.el, legend.el);
 	stage.append(tiles.el, note);
 	root.append(heading, toolbar, slider.el, stage, axes, details, panel.el, tooltip.el);
 	el.append(root);
+	onAbort(signal, () => root.remove());
 
 	function showTitle() {
 		heading.textContent = String(model.get("title") ?? "");
@@ -139,15 +141,15 @@ function mountView(model, el) {
 	}
 
 	function paint(frame) {
-		tiles.views.forEach((view, t) =>
+		tiles.views.forEach((view, t) => {
 			view.draw({
 				values: frame.values[t],
 				scale: frame.scales[t],
 				epoch: frame.epoch,
 				aggregation: frame.aggregation,
 				diverging: frame.diverging[t],
-			}),
-		);
+			});
+		});
 		legend.update(frame.legend, frame.aggregation);
 		tiles.setNotes(
 			tileEpochNotes({
@@ -165,7 +167,7 @@ function mountView(model, el) {
 	/** Applies queued changes (layout, decoding, then one repaint of every tile), never throwing. */
 	function flush() {
 		state.flushPending = false;
-		if (state.destroyed) return;
+		if (signal.aborted) return;
 		try {
 			update();
 		} catch (err) {
@@ -222,13 +224,13 @@ function mountView(model, el) {
 	function drawOverlays() {
 		const selected = selectedCell(model);
 		const selectedTile = intTrait(model, "selected_tile");
-		tiles.views.forEach((view, t) =>
+		tiles.views.forEach((view, t) => {
 			view.drawOverlay({
 				hover: state.hover,
 				selected: t === selectedTile ? selected : null,
 				focusCell: t === selectedTile && selected ? selected : { row: 0, col: 0 },
-			}),
-		);
+			});
+		});
 	}
 
 	/** The hovered cell's values across the window's epochs, rebuilt only when cell or data change. */
@@ -306,53 +308,49 @@ function mountView(model, el) {
 		schedule();
 	}
 
-	root.addEventListener("keydown", onKey);
-	const unlisten = [
-		listen(model, ["change:labels", "change:tile_titles"], () => schedule({ layout: true, data: true })),
-		listen(model, ["change:_counts", "change:_window"], () => schedule({ data: true })),
-		listen(model, ["change:epoch"], onEpoch),
-		listen(
-			model,
-			[
-				"change:aggregation",
-				"change:color_scale",
-				"change:colormap",
-				"change:hide_diagonal",
-				"change:_diff_of",
-				"change:_tile_epochs",
-				"change:epoch_labels",
-				"change:n_epochs",
-			],
-			() => schedule(),
-		),
-		listen(model, ["change:selected", "change:selected_tile"], drawOverlays),
-		listen(model, ["change:title"], showTitle),
-	];
-	const resize =
-		typeof ResizeObserver === "function"
-			? new ResizeObserver(() => {
-					if (root.clientWidth && root.clientWidth !== state.width) schedule({ layout: true });
-				})
-			: null;
-	resize?.observe(root);
+	root.addEventListener("keydown", onKey, { signal });
+	const on = (events, fn) => listen(model, events, fn, signal);
+	on(["change:labels", "change:tile_titles"], () => schedule({ layout: true, data: true }));
+	on(["change:_counts", "change:_counts_dtype", "change:_window"], () => schedule({ data: true }));
+	on(["change:epoch"], onEpoch);
+	on(
+		[
+			"change:aggregation",
+			"change:color_scale",
+			"change:colormap",
+			"change:hide_diagonal",
+			"change:_diff_of",
+			"change:_tile_epochs",
+			"change:epoch_labels",
+			"change:n_epochs",
+		],
+		() => schedule(),
+	);
+	on(["change:selected", "change:selected_tile"], drawOverlays);
+	on(["change:title"], showTitle);
+	if (typeof ResizeObserver === "function") {
+		const resize = new ResizeObserver(() => {
+			if (root.clientWidth && root.clientWidth !== state.width) schedule({ layout: true });
+		});
+		resize.observe(root);
+		onAbort(signal, () => resize.disconnect());
+	}
 	// A new theme changes the ink that labels are drawn with: relayout (font) and repaint.
-	const unwatchTheme = watchTheme(root, () => schedule({ layout: true }));
+	watchTheme(root, () => schedule({ layout: true }), { signal });
 	showTitle();
 	schedule();
-
-	return () => {
-		state.destroyed = true;
-		resize?.disconnect();
-		unwatchTheme();
-		for (const off of unlisten) off();
-		root.removeEventListener("keydown", onKey);
-		for (const part of [tiles, controls, threshold, legend, slider, panel, confused, metrics]) part.destroy();
-		root.remove();
-	};
 }
 
-/** Logs why the counts cannot be drawn, once per model (views show it on screen). */
-function initialize({ model }) {
+/**
+ * What the views of `model` share, until `signal` aborts: the requester, and a
+ * console report of counts that cannot be drawn (views show it on screen).
+ */
+function shareModel(model, signal) {
+	const shared = { requester: createRequester(model, { signal }) };
+	models.set(model, shared);
+	onAbort(signal, () => {
+		if (models.get(model) === shared) models.delete(model);
+	});
 	let queued = false;
 	const check = () => {
 		queued = false;
@@ -364,14 +362,27 @@ function initialize({ model }) {
 		if (!queued) queueMicrotask(check);
 		queued = true;
 	};
-	const off = listen(model, ["change:_counts", "change:_window", "change:labels", "change:tile_titles"], queue);
+	listen(model, ["change:_counts", "change:_counts_dtype", "change:_window", "change:labels", "change:tile_titles"], queue, signal);
 	check();
-	return off;
+	return shared;
 }
 
+// For the browser benchmark (benchmarks/browser/bench.js), which loads only the
+// bundle: it encodes its counts as Python does. anywidget reads only `default`.
+export { decodeCounts, encodeCounts } from "./wire.js";
+
 export default {
-	initialize,
+	initialize({ model }) {
+		const lifetime = new AbortController();
+		shareModel(model, lifetime.signal);
+		return () => lifetime.abort();
+	},
 	render({ model, el }) {
-		return mountView(model, el);
+		const view = new AbortController();
+		// anywidget calls initialize first; a host that does not gets the shared parts
+		// made here, living as long as the model.
+		const shared = models.get(model) ?? shareModel(model, new AbortController().signal);
+		mountView(model, el, shared, view.signal);
+		return () => view.abort();
 	},
 };

@@ -1,10 +1,13 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createFakeModel, installFakeCanvas, settle } from "./test_helpers.js";
 import widget from "./widget.js";
-import { createFakeModel, installFakeCanvas, int32Bytes, settle } from "./test_helpers.js";
+import { encodeCounts } from "./wire.js";
 
 const XSS = "<img src=x onerror=alert(1)>";
 let restoreCanvas;
+/** model → the cleanup `initialize` returned (a host initializes each model once). */
+let initialized = new Map();
 
 beforeEach(() => {
 	restoreCanvas = installFakeCanvas();
@@ -13,6 +16,8 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+	for (const cleanup of initialized.values()) cleanup();
+	initialized = new Map();
 	restoreCanvas();
 	document.body.replaceChildren();
 	vi.restoreAllMocks();
@@ -26,14 +31,21 @@ function makeModel(extra = {}) {
 		labels: [XSS, "dog", "bird"],
 		n_epochs: 3,
 		epoch_labels: ["warm-up", "", ""],
-		_counts: int32Bytes(values, 12),
+		_counts: encodeCounts(values, { offset: 12 }),
 		_window: [0, 3],
 		_accuracy: [[0.5], [0.75], [0.8]],
 		...extra,
 	});
 }
 
+/** Runs `initialize` as a host does: once per model, before its first view. */
+function initialize(model) {
+	if (!initialized.has(model)) initialized.set(model, widget.initialize({ model }));
+	return initialized.get(model);
+}
+
 async function mount(model) {
+	initialize(model);
 	const el = document.createElement("div");
 	document.body.append(el);
 	const cleanup = widget.render({ model, el });
@@ -68,7 +80,10 @@ describe("render", () => {
 	it("renders a class name as text, never as HTML", async () => {
 		const model = makeModel();
 		const { el, cleanup, canvas } = await mount(model);
-		const texts = canvas.getContext("2d").named("fillText").map((c) => c.args[0]);
+		const texts = canvas
+			.getContext("2d")
+			.named("fillText")
+			.map((c) => c.args[0]);
 		// Long labels are abbreviated on the canvas; the tooltip shows them whole.
 		expect(texts.some((t) => t.startsWith("<img src=x onerror") && t.endsWith("\u2026"))).toBe(true);
 		mouse(canvas, "mousemove", 0, 1);
@@ -142,7 +157,7 @@ describe("render", () => {
 		expect(canvas.dataset.epoch).toBe("0");
 		const values = [];
 		for (let e = 0; e < 2; e++) values.push(7, 0, 0, 0, 7, 0, 0, 0, 7);
-		model.set("_counts", int32Bytes(values, 4));
+		model.set("_counts", encodeCounts(values, { offset: 4 }));
 		model.set("_window", [6, 2]);
 		await settle();
 		expect(canvas.dataset.epoch).toBe("7");
@@ -154,14 +169,13 @@ describe("render", () => {
 	it("waits quietly for the first state: no labels is not an error", async () => {
 		const errors = vi.spyOn(console, "error").mockImplementation(() => {});
 		const model = makeModel({ labels: [], _counts: new DataView(new ArrayBuffer(0)), _window: [0, 0] });
-		widget.initialize({ model });
 		const { el, cleanup } = await mount(model);
 		expect(el.querySelector(".cw-note").hidden).toBe(true);
 		expect(errors).not.toHaveBeenCalled();
 		const values = [];
 		for (let e = 0; e < 3; e++) values.push(1, 0, 0, 1);
 		model.set("labels", ["a", "b"]);
-		model.set("_counts", int32Bytes(values));
+		model.set("_counts", encodeCounts(values));
 		model.set("_window", [0, 3]);
 		await settle();
 		expect(el.querySelector("canvas.cw-matrix").dataset.rows).toBe("2");
@@ -174,8 +188,26 @@ describe("render", () => {
 		const model = makeModel({ _window: [0, 5] });
 		const { el, cleanup } = await mount(model);
 		expect(el.querySelector(".cw-note.cw-error").textContent).toMatch(/_counts has 108 bytes/);
-		widget.initialize({ model });
-		expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^\[confusion-widget\] /));
+		expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^\[confusion-widget\] _counts has 108 bytes/));
+		cleanup();
+	});
+
+	it("float64 counts (beyond int32) draw; an unknown dtype is a visible error", async () => {
+		vi.spyOn(console, "error").mockImplementation(() => {});
+		const big = 3e9;
+		const values = [big, 1, 0, 0, 2, 0, 0, 0, 1];
+		const model = makeModel({
+			n_epochs: 1,
+			_counts: encodeCounts(values, { dtype: "float64", offset: 4 }),
+			_counts_dtype: "float64",
+			_window: [0, 1],
+		});
+		const { el, cleanup, canvas } = await mount(model);
+		mouse(canvas, "mousemove", 0, 0);
+		expect(el.querySelector(".cw-tooltip").textContent).toContain("count 3,000,000,000");
+		model.set("_counts_dtype", "int64");
+		await settle();
+		expect(el.querySelector(".cw-note.cw-error").textContent).toMatch(/_counts_dtype is "int64"; expected one of float64, int32/);
 		cleanup();
 	});
 
@@ -185,7 +217,7 @@ describe("render", () => {
 		const model = makeModel({
 			tile_titles: ["run A", "run <b>B</b>"],
 			n_epochs: 1,
-			_counts: int32Bytes(values),
+			_counts: encodeCounts(values),
 			_window: [0, 1],
 			_accuracy: [[0.9, 0.8]],
 		});
@@ -212,7 +244,12 @@ describe("render", () => {
 		const counts = new Array(K * K).fill(0);
 		for (let i = 0; i < K; i++) counts[i * K + i] = 5;
 		counts[3] = 1;
-		const model = makeModel({ labels: Array.from({ length: K }, (_, i) => `c${i}`), n_epochs: 1, _counts: int32Bytes(counts), _window: [0, 1] });
+		const model = makeModel({
+			labels: Array.from({ length: K }, (_, i) => `c${i}`),
+			n_epochs: 1,
+			_counts: encodeCounts(counts),
+			_window: [0, 1],
+		});
 		const { cleanup, canvas } = await mount(model);
 		const ctx = canvas.getContext("2d");
 		expect(ctx.named("drawImage")).toHaveLength(1);
@@ -223,6 +260,8 @@ describe("render", () => {
 
 	it("supports two views of one model and cleans up after each", async () => {
 		const model = makeModel();
+		const own = initialize(model);
+		const shared = model.listenerCount();
 		const a = await mount(model);
 		const b = await mount(model);
 		expect(document.querySelectorAll(".cw-root")).toHaveLength(2);
@@ -232,6 +271,52 @@ describe("render", () => {
 		await settle();
 		expect(b.canvas.dataset.epoch).toBe("1");
 		b.cleanup();
+		// Only initialize's own listeners are left, until its cleanup.
+		expect(model.listenerCount()).toBe(shared);
+		own();
+		expect(model.listenerCount()).toBe(0);
+	});
+
+	it("two views share one requester (one msg:custom listener), each gets its own replies", async () => {
+		URL.createObjectURL = vi.fn((blob) => `blob:fake/${blob.size}`);
+		const model = makeModel();
+		const own = initialize(model);
+		const shared = model.listenerCount();
+		expect(model.listenerCount("msg:custom")).toBe(1);
+		const a = await mount(model);
+		const b = await mount(model);
+		expect(model.listenerCount("msg:custom")).toBe(1);
+
+		// One selection, two panels: each view asks with its own id.
+		model.set("selected", [0, 1]);
+		await settle();
+		const [askA, askB] = model.sent.filter((m) => m.type === "cell");
+		expect(askA.id).not.toBe(askB.id);
+		const sample = (id) => ({ id, confidence: 0.5, caption: "", buffer: 0, mime: "image/png", error: null });
+		const png = new DataView(new Uint8Array([137, 80, 78, 71]).buffer);
+		model.reply({ type: "cell", id: askB.id, total: 7, offset: 0, samples: [sample(900)] }, [png]);
+		model.reply({ type: "cell", id: askA.id, total: 3, offset: 0, samples: [sample(800)] }, [png]);
+		await settle();
+		const shown = (view) => [...view.el.querySelectorAll(".cw-thumb img")].map((img) => img.dataset.sampleId);
+		expect(shown(a)).toEqual(["800"]);
+		expect(shown(b)).toEqual(["900"]);
+		expect(a.el.querySelector(".cw-count").textContent).toBe("1 of 3");
+		expect(b.el.querySelector(".cw-count").textContent).toBe("1 of 7");
+
+		// A large image asked for in view A is shown in A only, and carries the epoch.
+		a.el.querySelector(".cw-thumb").click();
+		const image = model.sent.at(-1);
+		expect(image).toMatchObject({ type: "image", sample: 800, epoch: 0 });
+		model.reply({ type: "image", id: image.id, buffer: 0, mime: "image/png", width: 8, height: 8, error: null }, [png]);
+		await settle();
+		expect(a.el.querySelector(".cw-large img")).not.toBeNull();
+		expect(b.el.querySelector(".cw-large")).toBeNull();
+
+		a.cleanup();
+		b.cleanup();
+		expect(model.listenerCount()).toBe(shared);
+		expect(model.listenerCount("msg:custom")).toBe(1);
+		own();
 		expect(model.listenerCount()).toBe(0);
 	});
 
@@ -264,9 +349,17 @@ describe("comparison and insight features", () => {
 			labels: ["cat", "dog", "bird"],
 			tile_titles: ["A", "B"],
 			_diff_of: [null, null],
-			_counts: int32Bytes(values),
-			_tile_epochs: [[0, 0], [1, 1], [2, 1]],
-			_accuracy: [[0.5, 1], [0.6, 1], [0.7, 1]],
+			_counts: encodeCounts(values),
+			_tile_epochs: [
+				[0, 0],
+				[1, 1],
+				[2, 1],
+			],
+			_accuracy: [
+				[0.5, 1],
+				[0.6, 1],
+				[0.7, 1],
+			],
 			...extra,
 		});
 	}
@@ -291,7 +384,10 @@ describe("comparison and insight features", () => {
 		const { el, cleanup, canvas } = await mount(model);
 		mouse(canvas, "mousemove", 0, 0);
 		const line = el.querySelector(".cw-tooltip svg.cw-sparkline .cw-sparkline-line");
-		const ys = line.getAttribute("points").split(" ").map((p) => Number(p.split(",")[1]));
+		const ys = line
+			.getAttribute("points")
+			.split(" ")
+			.map((p) => Number(p.split(",")[1]));
 		// Epochs 0…2 hold 1, 2, 3 on the diagonal: the line rises (y grows downwards).
 		expect(ys).toHaveLength(3);
 		expect(ys[0]).toBeGreaterThan(ys[1]);
@@ -299,7 +395,7 @@ describe("comparison and insight features", () => {
 		expect(el.querySelector(".cw-sparkline-current")).not.toBeNull();
 		cleanup();
 
-		const single = makeModel({ n_epochs: 1, _counts: int32Bytes([1, 2, 0, 0, 1, 1, 0, 0, 1]), _window: [0, 1] });
+		const single = makeModel({ n_epochs: 1, _counts: encodeCounts([1, 2, 0, 0, 1, 1, 0, 0, 1]), _window: [0, 1] });
 		const view = await mount(single);
 		mouse(view.canvas, "mousemove", 0, 0);
 		expect(view.el.querySelector(".cw-tooltip").hidden).toBe(false);
@@ -333,6 +429,7 @@ describe("comparison and insight features", () => {
 		model.set("threshold", null);
 		expect(control.hidden).toBe(true);
 		cleanup();
+		initialize(model)();
 		expect(model.listenerCount()).toBe(0);
 	});
 

@@ -2,9 +2,10 @@
 // anywidget model (the same traits Python sends, see docs/architecture.md) and
 // times it with the widget's own User Timing measures plus an end-to-end figure
 // that waits for the browser to produce the frame; runs a plotly heatmap of the
-// same matrices as the peer. Everything is exposed on `window.bench`.
+// same matrices as the peer. Everything is exposed on `window.bench`. The counts
+// are encoded and read back with the bundle's own wire functions (js/wire.js).
 
-import widget from "/widget.js";
+import widget, { decodeCounts, encodeCounts } from "/widget.js";
 
 const host = document.getElementById("host");
 const plot = document.getElementById("plot");
@@ -21,7 +22,7 @@ function mulberry32(seed) {
 }
 
 /**
- * Realistic counts, int32 [E, T, K, K]: `perClass` samples per true class, errors
+ * Realistic counts [E, T, K, K] (flat, C order): `perClass` samples per true class, errors
  * falling from ~70% to ~20% over the epochs (each tile a little different), spread
  * over a fixed ~2% of the off-diagonal cells of each row (the confusable classes)
  * plus rare one-off mistakes anywhere, so every epoch's matrix differs.
@@ -73,23 +74,28 @@ function makeCounts(K, E, T = 1, seed = 1) {
 	return data;
 }
 
-/** Share of off-diagonal cells that are non-zero in one epoch/tile of `data`. */
-function offDiagonalFill(data, K, epoch = 0, T = 1) {
-	const base = epoch * T * K * K;
+/** A data set: the `_counts` trait as Python sends it (int32), and its decoded tiles. */
+function makeDataSet(K, E, T) {
+	const counts = encodeCounts(makeCounts(K, E, T));
+	return { counts, tiles: decodeCounts(counts, { window: [0, E], dtype: "int32", K, T }) };
+}
+
+/** Share of off-diagonal cells that are non-zero in one tile (K × K counts). */
+function offDiagonalFill(tile, K) {
 	let nz = 0;
-	for (let r = 0; r < K; r++) for (let c = 0; c < K; c++) if (r !== c && data[base + r * K + c] !== 0) nz++;
+	for (let r = 0; r < K; r++) for (let c = 0; c < K; c++) if (r !== c && tile[r * K + c] !== 0) nz++;
 	return nz / (K * (K - 1));
 }
 
 const fills = new WeakMap();
-/** offDiagonalFill averaged over the epochs (computed once per data set). */
-function meanFill(data, K, E, T) {
-	if (!fills.has(data)) {
+/** offDiagonalFill of tile 0 averaged over the epochs (computed once per data set). */
+function meanFill(set, K, E) {
+	if (!fills.has(set)) {
 		let sum = 0;
-		for (let e = 0; e < E; e++) sum += offDiagonalFill(data, K, e, T);
-		fills.set(data, sum / E);
+		for (let e = 0; e < E; e++) sum += offDiagonalFill(set.tiles.getTile(e, 0), K);
+		fills.set(set, sum / E);
 	}
-	return fills.get(data);
+	return fills.get(set);
 }
 
 // -- a fake anywidget model ------------------------------------------------------------
@@ -121,7 +127,7 @@ function fakeModel(attrs) {
 	return model;
 }
 
-function traits(K, E, T, data) {
+function traits(K, E, T, set) {
 	const labels = Array.from({ length: K }, (_, i) => `class ${i}`);
 	return {
 		labels,
@@ -138,15 +144,17 @@ function traits(K, E, T, data) {
 		threshold: null,
 		page_size: 25,
 		title: "",
-		_counts: new DataView(data.buffer),
+		_counts: set.counts,
+		_counts_dtype: "int32",
 		_window: [0, E],
+		_revision: 0,
 		_accuracy: Array.from({ length: E }, (_, e) =>
 			Array.from({ length: T }, (_, t) => {
-				const base = (e * T + t) * K * K;
+				const tile = set.tiles.getTile(e, t);
 				let diag = 0;
 				let all = 0;
-				for (let i = 0; i < K * K; i++) all += data[base + i];
-				for (let r = 0; r < K; r++) diag += data[base + r * K + r];
+				for (let i = 0; i < K * K; i++) all += tile[i];
+				for (let r = 0; r < K; r++) diag += tile[r * K + r];
 				return all ? diag / all : null;
 			}),
 		),
@@ -194,7 +202,7 @@ function ink(canvas) {
 }
 
 // -- the widget -------------------------------------------------------------------------
-let current = null; // {model, cleanup, data, K, E, T}
+let current = null; // {model, cleanup, offInit, set, K, E, T}
 
 function unmount() {
 	if (!current) return;
@@ -210,7 +218,7 @@ function dataFor(K, E, T) {
 	const key = `${K}/${E}/${T}`;
 	if (!dataCache.has(key)) {
 		dataCache.clear(); // one data set at a time: K = 1000 × 20 epochs is 80 MB
-		dataCache.set(key, makeCounts(K, E, T));
+		dataCache.set(key, makeDataSet(K, E, T));
 	}
 	return dataCache.get(key);
 }
@@ -222,15 +230,15 @@ function dataFor(K, E, T) {
 async function mount({ K, E, T = 1 }) {
 	unmount();
 	await nextFrame();
-	const data = dataFor(K, E, T);
+	const set = dataFor(K, E, T);
 	await jitter();
-	const model = fakeModel(traits(K, E, T, data));
+	const model = fakeModel(traits(K, E, T, set));
 	const offInit = widget.initialize({ model });
 	const before = countMeasures("cw:first-paint");
 	const t0 = performance.now();
 	const cleanup = widget.render({ model, el: host });
 	const { raf, frame } = await nextFrame();
-	current = { model, cleanup, offInit, data, K, E, T };
+	current = { model, cleanup, offInit, set, K, E, T };
 	if (countMeasures("cw:first-paint") !== before + 1) throw new Error("no cw:first-paint measure");
 	const cs = canvases();
 	if (cs.length !== T) throw new Error(`expected ${T} canvases, found ${cs.length}`);
@@ -239,7 +247,7 @@ async function mount({ K, E, T = 1 }) {
 		toRaf: raf - t0,
 		toFrame: frame - t0,
 		epochs: cs.map((c) => c.dataset.epoch),
-		offDiagonalFill: meanFill(data, K, E, T),
+		offDiagonalFill: meanFill(set, K, E),
 	};
 }
 
@@ -304,10 +312,10 @@ function loadPlotly() {
 }
 
 /** Nested arrays, as a plotly heatmap (FiftyOne's confusion matrix) gets them. */
-function zOf(data, K, epoch) {
-	const base = epoch * K * K;
+function zOf(set, K, epoch) {
+	const tile = set.tiles.getTile(epoch, 0);
 	const z = new Array(K);
-	for (let r = 0; r < K; r++) z[r] = Array.from(data.subarray(base + r * K, base + (r + 1) * K));
+	for (let r = 0; r < K; r++) z[r] = Array.from(tile.subarray(r * K, (r + 1) * K));
 	return z;
 }
 
@@ -324,13 +332,13 @@ function plotlyFigure(K, z) {
 async function plotlyRun({ K, E, mounts = 3, steps = 8 }) {
 	await loadPlotly();
 	unmount();
-	const data = dataFor(K, E, 1);
+	const set = dataFor(K, E, 1);
 	const first = [];
 	for (let i = 0; i < mounts; i++) {
 		window.Plotly.purge(plot);
 		plot.replaceChildren();
 		await nextFrame();
-		const fig = plotlyFigure(K, zOf(data, K, 0));
+		const fig = plotlyFigure(K, zOf(set, K, 0));
 		await jitter();
 		const t0 = performance.now();
 		await window.Plotly.newPlot(plot, fig.data, fig.layout, fig.config);
@@ -341,7 +349,7 @@ async function plotlyRun({ K, E, mounts = 3, steps = 8 }) {
 	if (!shot) throw new Error("plotly drew no heatmap image");
 	const stepTimes = [];
 	for (let i = 1; i <= steps; i++) {
-		const fig = plotlyFigure(K, zOf(data, K, i % E)); // building z is not timed
+		const fig = plotlyFigure(K, zOf(set, K, i % E)); // building z is not timed
 		await jitter();
 		const t0 = performance.now();
 		await window.Plotly.react(plot, fig.data, fig.layout, fig.config);

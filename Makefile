@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 STATIC := src/confusion_widget/static/widget.js
 ROOT   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-py test-js test-e2e bench build
+.PHONY: setup lab lint test test-py test-js test-e2e bench build
 
 $(STAMP): pyproject.toml package.json package-lock.json scripts/setup.sh
 	bash scripts/setup.sh
@@ -21,9 +21,16 @@ build: $(STATIC)
 lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT) notebooks/quickstart.ipynb
 
-# vitest first, then one pytest run (unit + real JupyterLab/Chromium e2e),
+# Lint, format and type checks fail the build like a failing test.
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+	npm run --silent lint
+
+# lint, vitest, then one pytest run (unit + real JupyterLab/Chromium e2e),
 # so the last line printed is pytest's summary of everything Python-side.
-test: setup
+test: lint
 	npx vitest run
 	$(PY) -m pytest tests
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import best_of, table  # noqa: E402
+from _timing import best_of, table
 
 
 def main() -> dict[str, float]:
@@ -31,8 +31,14 @@ def main() -> dict[str, float]:
 
     a, b = run("a", 0.80, 1), run("b", 0.85, 2)
     perm = rng.permutation(n)  # the same samples evaluated in another order
-    b_shuffled = Run(labels, y_true[perm], b.y_pred(0)[perm][None], b.confidence(0)[perm][None],
-                     b.sample_ids()[perm], name="b")
+    b_shuffled = Run(
+        labels,
+        y_true[perm],
+        b.y_pred(0)[perm][None],
+        b.confidence(0)[perm][None],
+        b.sample_ids()[perm],
+        name="b",
+    )
 
     t_same = best_of(lambda: flips(a, b), repeat=5)
     t_shuf = best_of(lambda: flips(a, b_shuffled), repeat=3)

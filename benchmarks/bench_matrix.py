@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import best_of, table  # noqa: E402
+from _timing import best_of, table
 
 
 def main() -> dict[str, float]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import best_of, table  # noqa: E402
+from _timing import best_of, table
 
 B, K, N_BATCHES = 256, 100, 1_000
 STORE_N, STORE_EPOCHS = 100_000, 20
@@ -32,9 +32,13 @@ def _tiny_cnn(k: int):
 
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(32, k),
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32, k),
     ).eval()
 
 
@@ -113,10 +117,15 @@ def bench_recorder() -> dict[str, float]:
     ]
     print(f"Recorder, B = {B}, K = {K}, {N_BATCHES:,} batches, torch on 1 thread")
     print(table(rows, ("per batch", "µs", "% of CNN eval")))
-    return {"update_logits_us": t_logits * 1e6, "update_ids_us": t_ids * 1e6,
-            "update_numpy_us": t_numpy * 1e6, "cnn_eval_us": t_eval * 1e6,
-            "overhead_pct": 100 * t_logits / t_eval, "end_epoch_ms": t_end * 1e3,
-            "eval_loop_ratio": ratio}
+    return {
+        "update_logits_us": t_logits * 1e6,
+        "update_ids_us": t_ids * 1e6,
+        "update_numpy_us": t_numpy * 1e6,
+        "cnn_eval_us": t_eval * 1e6,
+        "overhead_pct": 100 * t_logits / t_eval,
+        "end_epoch_ms": t_end * 1e3,
+        "eval_loop_ratio": ratio,
+    }
 
 
 def bench_store() -> dict[str, float]:
@@ -124,8 +133,10 @@ def bench_store() -> dict[str, float]:
 
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, K, STORE_N)
-    preds = [np.where(rng.random(STORE_N) < 0.5 + e / 50, y_true, rng.integers(0, K, STORE_N))
-             for e in range(STORE_EPOCHS)]
+    preds = [
+        np.where(rng.random(STORE_N) < 0.5 + e / 50, y_true, rng.integers(0, K, STORE_N))
+        for e in range(STORE_EPOCHS)
+    ]
     conf = rng.random(STORE_N, dtype=np.float32)
     raw = STORE_N * 12  # int32 true + int32 predicted + float32 confidence
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,14 +153,24 @@ def bench_store() -> dict[str, float]:
             assert store.load("bench").n_epochs == STORE_EPOCHS
     rows = [
         ("write one epoch (1 transaction)", f"{t_write * 1e3:.1f} ms", f"{raw / t_write / 1e6:.0f} MB/s"),
-        (f"read the run ({STORE_EPOCHS} epochs)", f"{t_read * 1e3:.1f} ms",
-         f"{raw * STORE_EPOCHS / t_read / 1e6:.0f} MB/s"),
-        ("file size per epoch", f"{size / STORE_EPOCHS / 1e6:.2f} MB", f"{size / STORE_EPOCHS / STORE_N:.1f} B/sample"),
+        (
+            f"read the run ({STORE_EPOCHS} epochs)",
+            f"{t_read * 1e3:.1f} ms",
+            f"{raw * STORE_EPOCHS / t_read / 1e6:.0f} MB/s",
+        ),
+        (
+            "file size per epoch",
+            f"{size / STORE_EPOCHS / 1e6:.2f} MB",
+            f"{size / STORE_EPOCHS / STORE_N:.1f} B/sample",
+        ),
     ]
     print(f"\nRunStore, N = {STORE_N:,} samples × {STORE_EPOCHS} epochs")
     print(table(rows, ("operation", "time / size", "rate")))
-    return {"write_epoch_ms": t_write * 1e3, "read_run_ms": t_read * 1e3,
-            "bytes_per_epoch": size / STORE_EPOCHS}
+    return {
+        "write_epoch_ms": t_write * 1e3,
+        "read_run_ms": t_read * 1e3,
+        "bytes_per_epoch": size / STORE_EPOCHS,
+    }
 
 
 def main() -> dict[str, float]:

@@ -8,7 +8,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["bench_matrix", "bench_recorder", "bench_compare", "bench_multilabel", "bench_detection", "bench_browser"]
+SCRIPTS = [
+    "bench_matrix",
+    "bench_recorder",
+    "bench_compare",
+    "bench_multilabel",
+    "bench_detection",
+    "bench_browser",
+]
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DigitsSplit", "DigitsCNN", "load_digits_split", "train_epoch", "predict"]
+__all__ = ["DigitsCNN", "DigitsSplit", "load_digits_split", "predict", "train_epoch"]
 
 
 @dataclass
@@ -58,14 +58,15 @@ def load_digits_split(test_size: float = 0.3, seed: int = 0) -> DigitsSplit:
     digits = load_digits()
     pixels = digits.images.astype(np.float32) / 16.0  # raw values are 0–16
     y = digits.target.astype(np.int64)
-    tr, va = train_test_split(
-        np.arange(len(y)), test_size=test_size, random_state=seed, stratify=y
-    )
+    tr, va = train_test_split(np.arange(len(y)), test_size=test_size, random_state=seed, stratify=y)
     uint8 = np.round(pixels * 255).astype(np.uint8)
     return DigitsSplit(
-        x_train=pixels[tr, None], y_train=y[tr],
-        x_val=pixels[va, None], y_val=y[va],
-        images_train=uint8[tr], images_val=uint8[va],
+        x_train=pixels[tr, None],
+        y_train=y[tr],
+        x_val=pixels[va, None],
+        y_val=y[va],
+        images_train=uint8[tr],
+        images_val=uint8[va],
     )
 
 
@@ -96,8 +97,10 @@ def DigitsCNN(seed: int = 0) -> Any:
     nn = torch.nn
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
         nn.MaxPool2d(2),  # 8×8 → 4×4
         nn.Flatten(),
         nn.Linear(32 * 4 * 4, 10),

@@ -80,8 +80,9 @@ def multilabel_digits(n: int = 500, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return images, y_true, scores.astype(np.float32)
 
 
-def detection_digits(n_images: int = 200, seed: int = 0, size: int = 96
-                     ) -> tuple[np.ndarray, list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
+def detection_digits(
+    n_images: int = 200, seed: int = 0, size: int = 96
+) -> tuple[np.ndarray, list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
     """Digits pasted on a canvas as a detection scene, with simulated detections.
 
     Each image holds 1–4 non-overlapping digits, enlarged 2× or 3× (16 or 24 px).
@@ -155,22 +156,37 @@ def _jitter(rng: np.random.Generator, boxes: np.ndarray, sigma: float, size: int
     return out
 
 
-def _detect(rng: np.random.Generator, boxes: np.ndarray, labels: np.ndarray, size: int) -> dict[str, np.ndarray]:
+def _detect(
+    rng: np.random.Generator, boxes: np.ndarray, labels: np.ndarray, size: int
+) -> dict[str, np.ndarray]:
     """A simulated detector's output for one image."""
     found = rng.random(len(boxes)) < 0.9
     dup = found & (rng.random(len(boxes)) < 0.08)
     n_fp = int(rng.poisson(0.3))
     fp_xy = rng.uniform(0, size - 16, (n_fp, 2))
-    out_boxes = np.concatenate([
-        _jitter(rng, boxes[found], 1.5, size),
-        _jitter(rng, boxes[dup], 3.0, size),
-        np.concatenate([fp_xy, fp_xy + 16], axis=1),
-    ])
-    out_labels = np.concatenate([
-        _read(rng, labels[found]), labels[dup], rng.integers(0, 10, n_fp),
-    ])
-    scores = np.concatenate([
-        rng.beta(8, 2, int(found.sum())), rng.beta(3, 4, int(dup.sum())), rng.beta(2, 5, n_fp),
-    ])
-    return {"boxes": out_boxes.astype(np.float32), "labels": out_labels.astype(np.int64),
-            "scores": scores.astype(np.float32)}
+    out_boxes = np.concatenate(
+        [
+            _jitter(rng, boxes[found], 1.5, size),
+            _jitter(rng, boxes[dup], 3.0, size),
+            np.concatenate([fp_xy, fp_xy + 16], axis=1),
+        ]
+    )
+    out_labels = np.concatenate(
+        [
+            _read(rng, labels[found]),
+            labels[dup],
+            rng.integers(0, 10, n_fp),
+        ]
+    )
+    scores = np.concatenate(
+        [
+            rng.beta(8, 2, int(found.sum())),
+            rng.beta(3, 4, int(dup.sum())),
+            rng.beta(2, 5, n_fp),
+        ]
+    )
+    return {
+        "boxes": out_boxes.astype(np.float32),
+        "labels": out_labels.astype(np.int64),
+        "scores": scores.astype(np.float32),
+    }

@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # `import harness` from the tests
 
-from harness import CHROMIUM, CHROMIUM_ARGS, LabServer, PageEvents, copy_notebooks, unavailable  # noqa: E402
+from harness import CHROMIUM, CHROMIUM_ARGS, LabServer, PageEvents, copy_notebooks, unavailable
 
 E2E_DIR = Path(__file__).parent
 REPO = E2E_DIR.parents[1]
@@ -104,8 +104,10 @@ def _page_for(request: pytest.FixtureRequest, browser, server: LabServer, events
         shot = server.work_dir / f"{request.node.name}.png"
         try:
             page.screenshot(path=str(shot), full_page=True)
-            print(f"\nscreenshot: {shot}\nconsole errors: {events.console_errors}\n"
-                  f"page errors: {events.page_errors}\ndialogs: {events.dialogs}")
+            print(
+                f"\nscreenshot: {shot}\nconsole errors: {events.console_errors}\n"
+                f"page errors: {events.page_errors}\ndialogs: {events.dialogs}"
+            )
         except Exception as exc:  # a crashed page must not hide the test's own failure
             print(f"\n(no screenshot: {exc})")
     context.close()
@@ -118,5 +120,7 @@ def lab_page(request: pytest.FixtureRequest, browser, lab_server: LabServer, lab
 
 
 @pytest.fixture
-def notebook_page(request: pytest.FixtureRequest, browser, notebook_server: LabServer, lab_events: PageEvents):
+def notebook_page(
+    request: pytest.FixtureRequest, browser, notebook_server: LabServer, lab_events: PageEvents
+):
     yield from _page_for(request, browser, notebook_server, lab_events)

@@ -16,6 +16,7 @@ Typical use (the fixtures in ``conftest.py`` provide ``lab_server`` and ``lab_pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -111,7 +112,11 @@ class LabServer:
         ]
         if self.app == "lab":
             cmd = [
-                sys.executable, "-m", "jupyter", "lab", *common,
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                *common,
                 "--LabApp.expose_app_in_browser=True",
                 f"--LabApp.user_settings_dir={settings}",
                 f"--LabApp.workspaces_dir={dirs['workspaces']}",
@@ -121,7 +126,10 @@ class LabServer:
             ]
         elif self.app == "notebook":
             cmd = [
-                sys.executable, "-m", "notebook", *common,
+                sys.executable,
+                "-m",
+                "notebook",
+                *common,
                 "--JupyterNotebookApp.expose_app_in_browser=True",
                 f"--JupyterNotebookApp.user_settings_dir={settings}",
                 f"--JupyterNotebookApp.workspaces_dir={dirs['workspaces']}",
@@ -133,13 +141,19 @@ class LabServer:
         self.log_path = w / f"jupyter-{self.app}.log"
         with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                cmd, cwd=self.root_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cmd,
+                cwd=self.root_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group, killed as a whole in stop()
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"Jupyter {self.app} exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"Jupyter {self.app} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
             try:
                 self.api("GET", "/api/status", timeout=2)
                 return self
@@ -151,7 +165,8 @@ class LabServer:
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
         """Call the server's REST API; returns the decoded JSON (or None)."""
         req = urllib.request.Request(
-            self.url + path, method=method,
+            self.url + path,
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
         )
@@ -163,10 +178,8 @@ class LabServer:
         """Delete every session (and its kernel): the next test that opens the same
         notebook must get a fresh kernel, not the previous test's state."""
         for s in self.api("GET", "/api/sessions"):
-            try:
+            with contextlib.suppress(OSError):
                 self.api("DELETE", f"/api/sessions/{s['id']}")
-            except OSError:
-                pass
 
     def log_tail(self, n: int = 60) -> str:
         """The last ``n`` lines of the server log (minified-JS stack dumps cut short)."""
@@ -277,7 +290,8 @@ def open_notebook(page: Any, server: LabServer, path: str, timeout: float = 60.0
     _ensure_js(page)
     page.wait_for_function(
         "(path) => { const p = window.__cwPanel(path); return p && p.context.isReady; }",
-        arg=path, timeout=timeout * 1000,
+        arg=path,
+        timeout=timeout * 1000,
     )
     page.evaluate("(path) => window.jupyterapp.shell.activateById(window.__cwPanel(path).id)", path)
     wait_kernel_idle(page, timeout)
@@ -290,7 +304,8 @@ def wait_kernel_idle(page: Any, timeout: float = 60.0) -> None:
         """() => { const p = window.__cwPanel();
                    const k = p && p.sessionContext.session && p.sessionContext.session.kernel;
                    return !!k && k.status === 'idle' && k.connectionStatus === 'connected'; }""",
-        timeout=timeout * 1000, polling=100,
+        timeout=timeout * 1000,
+        polling=100,
     )
 
 
@@ -333,7 +348,9 @@ def error_outputs(page: Any) -> list[str]:
     """``"ename: evalue"`` of every error output in the current notebook."""
     return [
         f"{o.get('ename')}: {o.get('evalue')}"
-        for c in notebook_cells(page) for o in c["outputs"] if o.get("output_type") == "error"
+        for c in notebook_cells(page)
+        for o in c["outputs"]
+        if o.get("output_type") == "error"
     ]
 
 
@@ -384,8 +401,13 @@ def kernel_value(page: Any, expr: str, timeout: float = 30.0) -> Any:
 
 
 def wait_for_python(
-    page: Any, expr: str, expected: Any = None, *, predicate: Callable[[Any], bool] | None = None,
-    timeout: float = 10.0, interval: float = 0.2,
+    page: Any,
+    expr: str,
+    expected: Any = None,
+    *,
+    predicate: Callable[[Any], bool] | None = None,
+    timeout: float = 10.0,
+    interval: float = 0.2,
 ) -> Any:
     """Poll the JSON value of ``expr`` in the kernel until it equals ``expected``
     (tuples compare equal to lists) or ``predicate(value)`` is true; return it."""
@@ -411,8 +433,11 @@ def run_notebook(page: Any, server: LabServer, path: str, max_seconds: float = 6
     open_notebook(page, server, path)
     seconds = run_all_cells(page)
     assert error_outputs(page) == []
-    unrun = [c["source"][:40] for c in notebook_cells(page)
-             if c["cell_type"] == "code" and c["execution_count"] is None]
+    unrun = [
+        c["source"][:40]
+        for c in notebook_cells(page)
+        if c["cell_type"] == "code" and c["execution_count"] is None
+    ]
     assert unrun == [], f"cells that never ran: {unrun}"
     print(f"\n{path} ran in {seconds:.1f} s")
     assert seconds < max_seconds
@@ -458,8 +483,9 @@ def click_matrix_cell(page: Any, row: int, col: int, tile: int = 0, widget: int 
     assert 0 <= row < g["rows"] and 0 <= col < g["cols"], (row, col, g)
     # Playwright's position is relative to the element's top-left corner and it
     # scrolls the canvas into view first.
-    canvas.click(position={"x": g["x0"] + (col + 0.5) * g["cell_w"],
-                           "y": g["y0"] + (row + 0.5) * g["cell_h"]})
+    canvas.click(
+        position={"x": g["x0"] + (col + 0.5) * g["cell_w"], "y": g["y0"] + (row + 0.5) * g["cell_h"]}
+    )
 
 
 def canvas_ink(canvas: Any) -> dict[str, int]:
@@ -496,8 +522,10 @@ def cell_pixel(canvas: Any, row: int, col: int) -> list[int]:
 def thumbnail_ids(page: Any, widget: int = 0) -> list[str]:
     """``data-sample-id`` of the panel's thumbnails in DOM order (images and
     placeholders alike)."""
-    return widget_root(page, widget).locator("figure.cw-thumb [data-sample-id]").evaluate_all(
-        "els => els.map(e => e.dataset.sampleId)"
+    return (
+        widget_root(page, widget)
+        .locator("figure.cw-thumb [data-sample-id]")
+        .evaluate_all("els => els.map(e => e.dataset.sampleId)")
     )
 
 

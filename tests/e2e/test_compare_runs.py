@@ -35,8 +35,10 @@ def run_compare(page, server) -> float:
 
 def tile_epochs(page, widget: int) -> dict[str, str]:
     """data-tile → data-epoch of every canvas of the widget."""
-    return widget_root(page, widget).locator("canvas.cw-matrix").evaluate_all(
-        "cs => Object.fromEntries(cs.map(c => [c.dataset.tile, c.dataset.epoch]))"
+    return (
+        widget_root(page, widget)
+        .locator("canvas.cw-matrix")
+        .evaluate_all("cs => Object.fromEntries(cs.map(c => [c.dataset.tile, c.dataset.epoch]))")
     )
 
 
@@ -58,7 +60,10 @@ def test_tiles_share_one_slider(lab_page, lab_server, lab_events):
     run_compare(page, lab_server)
     assert page.locator(".cw-root").count() == 3
     assert kernel_value(page, "[tiles.tile_titles, tiles.n_epochs, tiles.epoch]") == [
-        ["base", "narrow", "noisy"], 5, 4]
+        ["base", "narrow", "noisy"],
+        5,
+        4,
+    ]
     # `noisy` has 3 epochs: at slider epochs 3 and 4 its tile shows its last one (2).
     assert kernel_value(page, "tiles._tile_epochs") == [[0, 0, 0], [1, 1, 1], [2, 2, 2], [3, 3, 2], [4, 4, 2]]
     assert kernel_value(page, "(tiles.matrices[4, 2] == rec_noisy.run.matrices()[2, 0]).all().item()") is True
@@ -66,7 +71,11 @@ def test_tiles_share_one_slider(lab_page, lab_server, lab_events):
     require_frontend()
     wait_drawn(page, TILES, 3)
     root = widget_root(page, TILES)
-    assert root.locator("canvas.cw-matrix").evaluate_all("cs => cs.map(c => c.dataset.tile)") == ["0", "1", "2"]
+    assert root.locator("canvas.cw-matrix").evaluate_all("cs => cs.map(c => c.dataset.tile)") == [
+        "0",
+        "1",
+        "2",
+    ]
     for title in ("base", "narrow", "noisy"):
         assert root.locator(".cw-tile-title", has_text=title).count() == 1, title
     assert tile_epochs(page, TILES) == {"0": "4", "1": "4", "2": "4"}
@@ -147,8 +156,10 @@ def test_difference_tile(lab_page, lab_server, lab_events):
     canvas = matrix_canvas(page, 2, DIFF)
     assert canvas.get_attribute("data-tile") == "2"
     px_neg, px_pos, px_zero = (cell_pixel(canvas, *cell) for cell in (neg, pos, zero))
-    print(f"\nbase − narrow at epoch {epoch}: {m[neg[0]][neg[1]]} at {neg} → {px_neg}, "
-          f"{m[pos[0]][pos[1]]} at {pos} → {px_pos}, 0 at {zero} → {px_zero}")
+    print(
+        f"\nbase − narrow at epoch {epoch}: {m[neg[0]][neg[1]]} at {neg} → {px_neg}, "
+        f"{m[pos[0]][pos[1]]} at {pos} → {px_pos}, 0 at {zero} → {px_zero}"
+    )
     assert px_neg != px_pos and px_neg != px_zero and px_pos != px_zero
     # Diverging blue–red: losses (negative) blue, gains (positive) red.
     assert px_neg[2] > px_neg[0], f"a negative cell is not blue: {px_neg}"
@@ -166,8 +177,12 @@ def test_difference_tile(lab_page, lab_server, lab_events):
     two_sided = [f for f in flips if f[2] and f[3]]
     candidates = two_sided or [f for f in flips if f[2] + f[3]]
     r, c, n_entered, n_left = max(candidates, key=lambda f: (f[2] + f[3] <= 25, f[2] + f[3]))
-    expected = set(kernel_value(
-        page, f"sorted(_cw_members(rec_base.run, {epoch}, {r}, {c}) ^ _cw_members(rec_narrow.run, {epoch}, {r}, {c}))"))
+    expected = set(
+        kernel_value(
+            page,
+            f"sorted(_cw_members(rec_base.run, {epoch}, {r}, {c}) ^ _cw_members(rec_narrow.run, {epoch}, {r}, {c}))",
+        )
+    )
     assert len(expected) == n_entered + n_left > 0
 
     click_matrix_cell(page, r, c, tile=2, widget=DIFF)
@@ -196,7 +211,10 @@ def test_difference_tile(lab_page, lab_server, lab_events):
     assert {int(i) for i in shown} == expected
 
     # Entered (in base, not narrow) first, then left; each thumbnail says which.
-    entered = kernel_value(page, f"sorted(_cw_members(rec_base.run, {epoch}, {r}, {c}) - _cw_members(rec_narrow.run, {epoch}, {r}, {c}))")
+    entered = kernel_value(
+        page,
+        f"sorted(_cw_members(rec_base.run, {epoch}, {r}, {c}) - _cw_members(rec_narrow.run, {epoch}, {r}, {c}))",
+    )
     assert {int(i) for i in shown[: len(entered)]} == set(entered)
     titles = root.locator("figure.cw-thumb").evaluate_all("fs => fs.map(f => f.title)")
     sides = [t.split(" ")[0] for t in titles]
@@ -209,7 +227,13 @@ def test_difference_tile(lab_page, lab_server, lab_events):
     print(f"cell ({r}, {c}) of base − narrow: {n_entered} entered, {n_left} left")
 
     # The epoch-vs-previous view of one run: its difference tile is drawn too.
-    assert kernel_value(page, "steps.tile_titles") == ["previous epoch", "this epoch", "this epoch − previous epoch"]
-    assert kernel_value(page, "[bool((steps.matrices[0, 2] == 0).all()), int(abs(steps.matrices[1, 2]).sum()) > 0]") == [True, True]
+    assert kernel_value(page, "steps.tile_titles") == [
+        "previous epoch",
+        "this epoch",
+        "this epoch − previous epoch",
+    ]
+    assert kernel_value(
+        page, "[bool((steps.matrices[0, 2] == 0).all()), int(abs(steps.matrices[1, 2]).sum()) > 0]"
+    ) == [True, True]
     wait_drawn(page, STEPS, 3)
     assert lab_events.widget_errors() == []

@@ -119,15 +119,19 @@ def restore_light_theme(lab_server):
     """JupyterLab stores the theme in the (session-wide) user settings: put "JupyterLab
     Light" back after the test, pass or fail, so no later test opens in the dark."""
     yield
-    lab_server.api("PUT", "/lab/api/settings/@jupyterlab/apputils-extension:themes",
-                   {"raw": json.dumps({"theme": LIGHT})})
+    lab_server.api(
+        "PUT",
+        "/lab/api/settings/@jupyterlab/apputils-extension:themes",
+        {"raw": json.dumps({"theme": LIGHT})},
+    )
 
 
 def set_theme(page, theme: str, light: bool) -> None:
     """Switch JupyterLab's theme and wait until its CSS is in force."""
     page.evaluate("(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme)
     page.wait_for_function(
-        "(want) => document.body.dataset.jpThemeLight === want", arg="true" if light else "false",
+        "(want) => document.body.dataset.jpThemeLight === want",
+        arg="true" if light else "false",
         timeout=15_000,
     )
     _install(page)
@@ -135,7 +139,8 @@ def set_theme(page, theme: str, light: bool) -> None:
     page.wait_for_function(
         "(light) => { const l = window.__cwLum(window.__cwBackdrop(document.querySelector('.jp-Notebook')));"
         " return light ? l > 0.6 : l < 0.2; }",
-        arg=light, timeout=15_000,
+        arg=light,
+        timeout=15_000,
     )
 
 
@@ -192,12 +197,15 @@ def test_widget_follows_dark_theme(lab_page, lab_server, lab_events, restore_lig
     if not (dark["labels"]["n"] > 20 and dark["labels"]["max"] > 0.6):
         problems.append(f"canvas row labels are not drawn in a light colour: {dark['labels']}")
     if not (dark["empty"]["lum"] < 0.5 and dark["empty"]["rgb"] != light["empty"]["rgb"]):
-        problems.append(f"empty cell {EMPTY} is glaring / unchanged: {dark['empty']} (light: {light['empty']})")
+        problems.append(
+            f"empty cell {EMPTY} is glaring / unchanged: {dark['empty']} (light: {light['empty']})"
+        )
 
     # Tooltip: hover the full off-diagonal cell.
     g = canvas_geometry(canvas)
-    canvas.hover(position={"x": g["x0"] + (FULL[1] + 0.5) * g["cell_w"],
-                           "y": g["y0"] + (FULL[0] + 0.5) * g["cell_h"]})
+    canvas.hover(
+        position={"x": g["x0"] + (FULL[1] + 0.5) * g["cell_w"], "y": g["y0"] + (FULL[0] + 0.5) * g["cell_h"]}
+    )
     page.locator(".cw-tooltip").wait_for(state="visible")
     tip, tip_bg = seen(page, ".cw-tooltip"), seen(page, ".cw-tooltip", "backgroundColor")
     print(f"dark tooltip: {tip} on {tip_bg}")
@@ -219,12 +227,16 @@ def test_widget_follows_dark_theme(lab_page, lab_server, lab_events, restore_lig
 
     # -- and back to light -----------------------------------------------------------
     set_theme(page, LIGHT, light=True)
-    back = {"root": seen(page, ".cw-root"), "labels": wait_labels(canvas, light_ink=False),
-            "empty": empty_cell_seen(page, canvas)}
+    back = {
+        "root": seen(page, ".cw-root"),
+        "labels": wait_labels(canvas, light_ink=False),
+        "empty": empty_cell_seen(page, canvas),
+    }
     print(f"light again: {back}")
     assert back["root"]["lum"] < 0.2, back["root"]
-    assert back["labels"]["n"] > 20 and back["labels"]["max"] < 0.4, \
+    assert back["labels"]["n"] > 20 and back["labels"]["max"] < 0.4, (
         f"canvas row labels did not flip back to dark: {back['labels']}"
+    )
     assert back["empty"]["lum"] > 0.6, back["empty"]
     assert lab_events.widget_errors() == []
 

@@ -74,7 +74,8 @@ def test_widget_follows_background_training(lab_page, lab_server, lab_events):
         """(last) => { const r = document.querySelector('.cw-root');
              const s = r.querySelector('input.cw-epoch-slider'), c = r.querySelector('canvas.cw-matrix');
              return +s.max === last && +s.value === last && c.dataset.epoch === String(last); }""",
-        arg=final, timeout=90_000,
+        arg=final,
+        timeout=90_000,
     )
     states = page.evaluate("() => window.__cwLive")
     print(f"final epoch {final} on the page {time.monotonic() - t0:.1f} s later; states: {states}")
@@ -93,9 +94,15 @@ def test_widget_follows_background_training(lab_page, lab_server, lab_events):
 
     # Python agrees, and no cell ran again.
     assert kernel_value(page, "[w.epoch, w.n_epochs, rec.n_epochs, len(w.matrices)]") == [
-        final, final + 1, final + 1, final + 1]
+        final,
+        final + 1,
+        final + 1,
+        final + 1,
+    ]
     wait_for_python(page, "thread.is_alive()", False, timeout=30)
-    assert [c["execution_count"] for c in notebook_cells(page) if c["cell_type"] == "code"] == counts_after_run
+    assert [
+        c["execution_count"] for c in notebook_cells(page) if c["cell_type"] == "code"
+    ] == counts_after_run
 
     ink = canvas_ink(canvas)
     assert ink["opaque"] > 0.2 * ink["width"] * ink["height"] and ink["colours"] >= 3, ink

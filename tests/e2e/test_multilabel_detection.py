@@ -47,7 +47,9 @@ def click_and_wait_thumbs(page, var: str, row: int, col: int, widget: int = 0) -
 
 def largest_cell(page, expr: str) -> list[int]:
     """[row, col] of the largest entry of the 2-D array ``expr`` (in the kernel)."""
-    return kernel_value(page, f"[int(i) for i in __import__('numpy').unravel_index(({expr}).argmax(), ({expr}).shape)]")
+    return kernel_value(
+        page, f"[int(i) for i in __import__('numpy').unravel_index(({expr}).argmax(), ({expr}).shape)]"
+    )
 
 
 # -- multi-label ------------------------------------------------------------------------
@@ -57,7 +59,10 @@ def test_multilabel_cells_and_threshold(lab_page, lab_server, lab_events):
     labels = kernel_value(page, "w.labels")
     assert labels == [str(d) for d in range(10)] + ["(no label)"]
     assert kernel_value(page, "[w.threshold, per_label.tile_titles, per_label.labels]") == [
-        0.7, [str(d) for d in range(10)], ["absent", "present"]]
+        0.7,
+        [str(d) for d in range(10)],
+        ["absent", "present"],
+    ]
     L = 10
 
     require_frontend()
@@ -91,13 +96,18 @@ def test_multilabel_cells_and_threshold(lab_page, lab_server, lab_events):
     after = kernel_value(page, "w.matrix.tolist()")
     assert after != before
     assert kernel_value(page, "w.source.threshold") == 0.3
-    page.wait_for_function("(before) => document.querySelector('.cw-root canvas.cw-matrix').toDataURL() !== before",
-                           arg=picture)
+    page.wait_for_function(
+        "(before) => document.querySelector('.cw-root canvas.cw-matrix').toDataURL() !== before", arg=picture
+    )
     # A cell that was empty and is not any more (or the reverse) changed colour.
-    flipped = [(i, j) for i in range(L + 1) for j in range(L + 1) if (before[i][j] == 0) != (after[i][j] == 0)]
+    flipped = [
+        (i, j) for i in range(L + 1) for j in range(L + 1) if (before[i][j] == 0) != (after[i][j] == 0)
+    ]
     assert flipped, "no cell became (non-)empty"
     for i, j in flipped:
-        assert cell_pixel(canvas, i, j) != pixels[(i, j)], f"cell {(i, j)}: {before[i][j]} → {after[i][j]}, same colour"
+        assert cell_pixel(canvas, i, j) != pixels[(i, j)], (
+            f"cell {(i, j)}: {before[i][j]} → {after[i][j]}, same colour"
+        )
     # Fewer missed labels at a lower threshold.
     assert sum(row[L] for row in after[:L]) < sum(row[L] for row in before[:L])
     assert lab_events.widget_errors() == []
@@ -121,7 +131,8 @@ def test_multilabel_panel_follows_threshold(lab_page, lab_server, lab_events):
         page.wait_for_timeout(200)
     assert thumbnail_ids(page) == new, (
         f"panel still lists {len(thumbnail_ids(page))} samples of threshold 0.7; "
-        f"Python's cell at 0.3 has {len(new)}")
+        f"Python's cell at 0.3 has {len(new)}"
+    )
 
 
 # -- detection --------------------------------------------------------------------------
@@ -146,9 +157,15 @@ def test_detection_cells_and_boxes(lab_page, lab_server, lab_events):
     run_notebook(page, lab_server, "detection.ipynb")
     K = 10
     assert kernel_value(page, "w.labels") == [str(d) for d in range(K)] + ["background"]
-    assert kernel_value(page, "[w.source.score, w.source.class_wise, strict.source.class_wise]") == [0.3, False, True]
+    assert kernel_value(page, "[w.source.score, w.source.class_wise, strict.source.class_wise]") == [
+        0.3,
+        False,
+        True,
+    ]
     # Class-wise matching leaves no class confusions.
-    assert kernel_value(page, f"int(strict.matrix[:{K}, :{K}].sum() - strict.matrix[:{K}, :{K}].trace())") == 0
+    assert (
+        kernel_value(page, f"int(strict.matrix[:{K}, :{K}].sum() - strict.matrix[:{K}, :{K}].trace())") == 0
+    )
 
     require_frontend()
     wait_drawn(page, 0, 1)
@@ -176,7 +193,10 @@ def test_detection_cells_and_boxes(lab_page, lab_server, lab_events):
         for box in want:
             x0, y0, x1, y1 = box["xyxy"]
             drawn_box = got[box["kind"]]
-            assert all(abs(a - b) < 1e-3 for a, b in zip(drawn_box["xywh"], [x0, y0, x1 - x0, y1 - y0])), (drawn_box, box)
+            assert all(abs(a - b) < 1e-3 for a, b in zip(drawn_box["xywh"], [x0, y0, x1 - x0, y1 - y0])), (
+                drawn_box,
+                box,
+            )
             assert drawn_box["label"] == box["label"], (drawn_box, box)
         gt_label = next(b["label"] for b in want if b["kind"] == "gt")
         pred_label = next(b["label"] for b in want if b["kind"] == "pred")

@@ -140,7 +140,9 @@ def test_click_cell_shows_its_samples(lab_page, lab_server, lab_events):
 
     expected = [str(i) for i in kernel_value(lab_page, "w.selected_samples[:25]")]
     assert expected, "Python sees no samples in the clicked cell"
-    lab_page.wait_for_function(f"() => document.querySelectorAll('figure.cw-thumb [data-sample-id]').length === {len(expected)}")
+    lab_page.wait_for_function(
+        f"() => document.querySelectorAll('figure.cw-thumb [data-sample-id]').length === {len(expected)}"
+    )
     assert thumbnail_ids(lab_page) == expected
     assert_images_loaded(lab_page)
     print(f"\nclick ({r}, {c}) → {len(expected)} thumbnails visible: {1000 * click_to_thumbs:.0f} ms")
@@ -151,10 +153,14 @@ def test_click_cell_shows_its_samples(lab_page, lab_server, lab_events):
     click_matrix_cell(lab_page, 0, 0)
     wait_for_python(lab_page, "w.selected", [0, 0])
     first = [str(i) for i in kernel_value(lab_page, "w.selected_samples[:50]")]
-    lab_page.wait_for_function("() => document.querySelectorAll('figure.cw-thumb [data-sample-id]').length === 25")
+    lab_page.wait_for_function(
+        "() => document.querySelectorAll('figure.cw-thumb [data-sample-id]').length === 25"
+    )
     assert thumbnail_ids(lab_page) == first[:25]
     lab_page.locator(".cw-more").click()
-    lab_page.wait_for_function(f"() => document.querySelectorAll('figure.cw-thumb [data-sample-id]').length === {min(n, 50)}")
+    lab_page.wait_for_function(
+        f"() => document.querySelectorAll('figure.cw-thumb [data-sample-id]').length === {min(n, 50)}"
+    )
     assert thumbnail_ids(lab_page) == first[: min(n, 50)]
     assert_images_loaded(lab_page)
 

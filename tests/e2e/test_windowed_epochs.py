@@ -24,13 +24,16 @@ def test_scrubbing_across_window_edges_draws_every_epoch(lab_page, lab_server, l
             "([e]) => { const c = document.querySelector('canvas.cw-matrix');"
             " return c && c.dataset.epoch === String(e)"
             " && !c.closest('.cw-stage').classList.contains('cw-dimmed'); }",
-            arg=[epoch], timeout=10_000,
+            arg=[epoch],
+            timeout=10_000,
         )
         windows.add(tuple(kernel_value(page, "w._window")))
         # the tooltip's count for cell (0, 0) is the drawn value: epoch + 1
         box = canvas.bounding_box()
         geom = {k: float(canvas.get_attribute(f"data-{k}")) for k in ("x0", "y0", "cell-w", "cell-h")}
-        page.mouse.move(box["x"] + geom["x0"] + geom["cell-w"] / 2, box["y"] + geom["y0"] + geom["cell-h"] / 2)
+        page.mouse.move(
+            box["x"] + geom["x0"] + geom["cell-w"] / 2, box["y"] + geom["y0"] + geom["cell-h"] / 2
+        )
         tip = page.locator(".cw-tooltip")
         tip.wait_for(state="visible")
         assert f"count {epoch + 1}" in " ".join(tip.inner_text().split())

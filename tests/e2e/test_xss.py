@@ -32,7 +32,9 @@ def test_html_in_names_is_shown_as_text(lab_page, lab_server, lab_events):
     assert TITLE in root.text_content()
 
     # Hover a cell: the tooltip names both classes.
-    g = canvas.evaluate("(c) => ({x0: +c.dataset.x0, y0: +c.dataset.y0, w: +c.dataset.cellW, h: +c.dataset.cellH})")
+    g = canvas.evaluate(
+        "(c) => ({x0: +c.dataset.x0, y0: +c.dataset.y0, w: +c.dataset.cellW, h: +c.dataset.cellH})"
+    )
     canvas.hover(position={"x": g["x0"] + 1.5 * g["w"], "y": g["y0"] + 0.5 * g["h"]})
     tooltip = page.locator(".cw-tooltip")
     tooltip.wait_for(state="visible")

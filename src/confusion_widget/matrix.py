@@ -7,7 +7,7 @@ Everything here is a pure function on arrays. Counting uses
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,8 +16,11 @@ from ._util import to_numpy
 
 __all__ = [
     "AGGREGATIONS",
+    "MAX_CLASSES",
+    "as_class_ids",
     "canonical_aggregation",
     "check_class_ids",
+    "compact_counts",
     "confusion_counts",
     "metric_rows",
     "most_confused",
@@ -29,6 +32,8 @@ __all__ = [
 ]
 
 _BLOCK = 1 << 16  # samples per block when counting
+#: The most classes a matrix may have (dense ``K × K`` counts per epoch).
+MAX_CLASSES = 10_000
 
 #: Aggregation names, with sklearn's ``normalize=`` vocabulary as aliases.
 AGGREGATIONS: dict[str, str] = {
@@ -131,10 +136,20 @@ def validate_labels(labels: Sequence[Any] | None, n_classes: int, name: str = "l
         or n_classes < 1
     ):
         raise ValueError(f"{name}: there must be at least one class, got {n_classes!r}.")
+    if n_classes > MAX_CLASSES:
+        raise ValueError(
+            f"{n_classes} classes is more than the {MAX_CLASSES:,} the widget draws; class ids "
+            "must be 0 … K-1 (map your labels to indices, or check for a stray huge id)."
+        )
     if labels is None:
         return [str(i) for i in range(n_classes)]
     if isinstance(labels, (str, bytes)):
         raise TypeError(f"{name} must be a list of class names, not a single string.")
+    if isinstance(labels, (set, frozenset, Mapping)):
+        raise TypeError(
+            f"{name} must be an ordered list of class names (index i names class i), "
+            f"not a {type(labels).__name__}."
+        )
     if hasattr(labels, "tolist"):
         labels = labels.tolist()
     try:
@@ -157,6 +172,37 @@ def validate_labels(labels: Sequence[Any] | None, n_classes: int, name: str = "l
     return names
 
 
+def as_class_ids(y: Any, name: str) -> np.ndarray:
+    """``y`` as a non-empty 1-D integer array (bools and integral floats converted);
+    the range is checked by :func:`check_class_ids` or :func:`compact_counts`."""
+    arr = to_numpy(y, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D class indices, got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; there is nothing to count.")
+    if arr.dtype == np.bool_:
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+            raise ValueError(
+                f"{name} must hold integer class indices; it contains NaN, inf or "
+                "fractional values. For scores or logits pass an (N, K) array."
+            )
+        return arr.astype(np.int64)
+    return arr
+
+
+def _out_of_range(arr: np.ndarray, n_classes: int | None, name: str) -> ValueError | None:
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo >= 0 and (n_classes is None or hi < n_classes):
+        return None
+    k = "K" if n_classes is None else n_classes
+    return ValueError(
+        f"{name} contains class {lo if lo < 0 else hi}, outside [0, {k}). Class indices must be "
+        "0 … K-1; pass labels= with one name per class, or map your labels to indices."
+    )
+
+
 def check_class_ids(y: Any, n_classes: int | None, name: str) -> np.ndarray:
     """Validate a 1-D array of class indices and return it as int64.
 
@@ -166,28 +212,63 @@ def check_class_ids(y: Any, n_classes: int | None, name: str) -> np.ndarray:
         If ``y`` is not 1-D, is empty, holds non-integers or values outside
         ``[0, n_classes)``.
     """
-    arr = to_numpy(y, name)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D class indices, got shape {arr.shape}.")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; there is nothing to count.")
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.floating) and (not np.isfinite(arr).all() or (arr != np.round(arr)).any()):
-        raise ValueError(
-            f"{name} must hold integer class indices; it contains NaN, inf or "
-            "fractional values. For scores or logits pass an (N, K) array."
-        )
-    arr = arr.astype(np.int64, copy=False)
-    lo, hi = int(arr.min()), int(arr.max())
-    if lo < 0 or (n_classes is not None and hi >= n_classes):
-        bad = lo if lo < 0 else hi
-        k = "K" if n_classes is None else n_classes
-        raise ValueError(
-            f"{name} contains class {bad}, outside [0, {k}). Class indices must be "
-            "0 … K-1; pass labels= with one name per class, or map your labels to indices."
-        )
+    arr = as_class_ids(y, name).astype(np.int64, copy=False)
+    error = _out_of_range(arr, n_classes, name)
+    if error is not None:
+        raise error
     return arr
+
+
+def compact_counts(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, *, true_checked: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check two integer class-id arrays against ``[0, K)``, copy them to int32 and
+    count their pairs, block by cache-sized block, so that each array is read from
+    memory once and no N-sized temporary is made.
+
+    Parameters
+    ----------
+    y_true, y_pred
+        ``(N,)`` integer arrays (see :func:`as_class_ids`).
+    n_classes
+        ``K``.
+    true_checked
+        ``y_true`` is already a checked int32 array (a truth shared by epochs): it
+        is used as it is.
+
+    Returns
+    -------
+    (y_true, y_pred, counts)
+        int32 ``(N,)`` copies and the ``(K, K)`` int64 matrix.
+
+    Examples
+    --------
+    >>> compact_counts(np.array([0, 1, 1]), np.array([0, 0, 1]), 2)[2].tolist()
+    [[1, 0], [1, 1]]
+    """
+    k, n = int(n_classes), len(y_pred)
+    if len(y_true) != n:
+        raise ValueError(f"y_true has {len(y_true)} entries but y_pred has {n}; they must match.")
+    yt = y_true if true_checked else np.empty(n, np.int32)
+    yp = np.empty(n, np.int32)
+    step = max(_BLOCK, k * k)
+    code = np.empty(min(step, n), np.int32 if k * k < 2**31 else np.int64)
+    counts = np.zeros(k * k, np.int64)
+    for start in range(0, n, step):
+        block = slice(start, start + step)
+        pairs = (
+            ((y_pred, yp, "y_pred"),) if true_checked else ((y_true, yt, "y_true"), (y_pred, yp, "y_pred"))
+        )
+        for src, dst, name in pairs:
+            error = _out_of_range(src[block], k, name)
+            if error is not None:
+                raise _out_of_range(src, k, name) or error  # the message names the whole array's extreme
+            dst[block] = src[block]
+        c = code[: len(yp[block])]
+        np.multiply(yt[block], k, out=c, casting="unsafe")
+        np.add(c, yp[block], out=c)
+        counts += np.bincount(c, minlength=k * k)
+    return yt, yp, counts.reshape(k, k)
 
 
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -201,21 +282,7 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     array([[1, 0],
            [1, 1]])
     """
-    k = int(n_classes)
-    n_cells = k * k
-    # Codes are made a block at a time in one buffer that stays in cache: no
-    # N-sized temporaries, whose fresh pages cost more than the counting itself.
-    step = max(_BLOCK, n_cells)
-    buf = np.empty(min(step, len(y_true)), dtype=np.intp)
-    out = None
-    for start in range(0, len(y_true), step):
-        yt, yp = y_true[start : start + step], y_pred[start : start + step]
-        code = buf[: len(yt)]
-        np.multiply(yt, k, out=code, casting="unsafe")
-        np.add(code, yp, out=code, casting="unsafe")
-        counts = np.bincount(code, minlength=n_cells)
-        out = counts if out is None else out + counts
-    return (np.zeros(n_cells, np.int64) if out is None else out).reshape(k, k)
+    return compact_counts(y_true, y_pred, n_classes)[2]
 
 
 def normalize(cm: np.ndarray, aggregation: str = "count") -> np.ndarray:
@@ -317,17 +384,13 @@ def metric_rows(
     """Per-class figures as the widget's ``_metrics`` rows
     (:class:`~confusion_widget.wire.MetricRow`), one per name; ``counts`` adds
     integer columns (``tp=…``)."""
-    return [
-        {
-            "label": str(name),
-            "precision": float(precision[i]),
-            "recall": float(recall[i]),
-            "f1": float(f1[i]),
-            "support": int(support[i]),
-            **{k: int(v[i]) for k, v in counts.items()},
-        }
-        for i, name in enumerate(names)
-    ]
+    floats = {
+        k: np.asarray(v, dtype=np.float64).tolist()
+        for k, v in (("precision", precision), ("recall", recall), ("f1", f1))
+    }
+    ints = {k: np.asarray(v).astype(np.int64).tolist() for k, v in (("support", support), *counts.items())}
+    columns = {**floats, **ints}
+    return [{"label": str(name), **{k: v[i] for k, v in columns.items()}} for i, name in enumerate(names)]
 
 
 def most_confused(

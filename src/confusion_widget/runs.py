@@ -14,8 +14,8 @@ import numpy as np
 from ._util import to_numpy
 from .images import image_source
 from .matrix import (
-    check_class_ids,
-    confusion_counts,
+    as_class_ids,
+    compact_counts,
     metric_rows,
     per_class_metrics,
     scores_to_predictions,
@@ -83,9 +83,9 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
         name: str = "",
         epoch_labels: Sequence[Any] | None = None,
     ) -> None:
-        k = len(validate_labels(labels, len(labels)))
-        preds = [check_class_ids(p, k, "y_pred") for p in _rows(y_pred, "y_pred")]
-        trues = [check_class_ids(t, k, "y_true") for t in _rows(y_true, "y_true")]
+        labels = validate_labels(labels, len(labels))
+        preds = [as_class_ids(p, "y_pred") for p in _rows(y_pred, "y_pred")]
+        trues = [as_class_ids(t, "y_true") for t in _rows(y_true, "y_true")]
         confs = None if confidence is None else _rows(confidence, "confidence")
         self._setup(labels, trues, preds, confs, sample_ids, name, epoch_labels)
         self.images = image_source(images, self.sample_ids()) if images is not None else None
@@ -127,11 +127,16 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
         self._n = n
         self._ids = None if sample_ids is None else validate_sample_ids(sample_ids, n)
         self._nan: np.ndarray | None = None
-        shared = {id(t): t.astype(np.int32) for t in trues}  # one truth for all epochs: one copy
-        self._y_true = [shared[id(t)] for t in trues]
-        self._y_pred = [p.astype(np.int32) for p in preds]
         self._conf = [None if confs is None else _confidence(confs[i], n) for i in range(e)]
-        self._matrices = [confusion_counts(t, p, k) for t, p in zip(self._y_true, self._y_pred)]
+        self._y_true, self._y_pred, self._matrices = [], [], []
+        compact: dict[int, np.ndarray] = {}  # one truth shared by the epochs: checked and stored once
+        for t, p in zip(trues, preds):
+            done = compact.get(id(t))
+            yt, yp, m = compact_counts(t if done is None else done, p, k, true_checked=done is not None)
+            compact[id(t)] = yt
+            self._y_true.append(yt)
+            self._y_pred.append(yp)
+            self._matrices.append(m)
         self._index: EpochCache[int, CellIndex] = EpochCache()
         self._lock = threading.Lock()
         self._subscribers = Subscribers()
@@ -202,7 +207,7 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
             if p.ndim == 2:
                 c, cf = scores_to_predictions(p, f"y_pred[{e}]" if len(preds) > 1 else "y_pred")
             elif p.ndim == 1:
-                c, cf = check_class_ids(p, k, "y_pred"), None
+                c, cf = as_class_ids(p, "y_pred"), None
             else:
                 raise ValueError(f"y_pred must be (N,) class ids or (N, K) scores per epoch, got {p.shape}.")
             classes.append(c)
@@ -215,9 +220,9 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
                     "array per epoch."
                 )
             confs = [g.reshape(-1) if g.ndim == 2 and 1 in g.shape else g for g in given]
-        trues = [check_class_ids(t, k, "y_true") for t in trues]
-        if k is None:
-            k = max(int(a.max()) for a in (*trues, *classes)) + 1
+        trues = [as_class_ids(t, "y_true") for t in trues]
+        if k is None:  # negative ids are reported when counting
+            k = max(0, *(int(a.max()) for a in (*trues, *classes))) + 1
         names = validate_labels(labels, k)
         run = cls.__new__(cls)
         run._setup(
@@ -338,19 +343,19 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
     def append_epoch(self, y_true: Any, y_pred: Any, confidence: Any = None) -> None:
         """Add one epoch of predictions for the same samples, then tell subscribers."""
         n, k = self.n_samples, self.n_classes
-        yt = check_class_ids(y_true, k, "y_true")
-        yp = check_class_ids(y_pred, k, "y_pred")
+        yt, yp = as_class_ids(y_true, "y_true"), as_class_ids(y_pred, "y_pred")
         if len(yt) != n or len(yp) != n:
             raise ValueError(
                 f"a new epoch must have the run's {n} samples; got {len(yt)} labels and "
                 f"{len(yp)} predictions."
             )
         conf = None if confidence is None else _confidence(confidence, n)
+        yt, yp, counts = compact_counts(yt, yp, k)
         with self._lock:
-            self._y_true.append(yt.astype(np.int32))
-            self._y_pred.append(yp.astype(np.int32))
+            self._y_true.append(yt)
+            self._y_pred.append(yp)
             self._conf.append(conf)
-            self._matrices.append(confusion_counts(yt, yp, k))  # last: n_epochs counts it
+            self._matrices.append(counts)  # last: n_epochs counts it
         self._subscribers.notify()
 
     def subscribe(self, callback: Callable[[], None]) -> None:

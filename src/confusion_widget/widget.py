@@ -129,9 +129,9 @@ class ConfusionWidget(anywidget.AnyWidget):
 
     # -- options: set by the user or the frontend (tagged option=True) --------------
     epoch = Index().tag(sync=True, echo_update=False, option=True)
-    aggregation = Choice(_CANONICAL, "count", {k: v for k, v in AGGREGATIONS.items() if k != v}).tag(
-        sync=True, echo_update=False, option=True
-    )
+    aggregation = Choice(
+        _CANONICAL, "count", {None: "count", **{k: v for k, v in AGGREGATIONS.items() if k != v}}
+    ).tag(sync=True, echo_update=False, option=True)
     color_scale = Choice(COLOR_SCALES, "equal").tag(sync=True, echo_update=False, option=True)
     colormap = Choice(COLORMAPS, "blues").tag(sync=True, echo_update=False, option=True)
     hide_diagonal = Flag(False).tag(sync=True, echo_update=False, option=True)
@@ -149,11 +149,12 @@ class ConfusionWidget(anywidget.AnyWidget):
     _counts = t.Bytes(b"").tag(sync=True)
     _counts_dtype = t.Unicode("int32").tag(sync=True)
     _window = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
-    _accuracy = t.List(t.List(t.Float(allow_none=True))).tag(sync=True)
-    _diff_of = t.List(t.List(t.Int(), allow_none=True)).tag(sync=True)
-    _tile_epochs = t.List(t.List(t.Int())).tag(sync=True)
+    # made by wire.py / the source, not by users: not validated element by element
+    _accuracy: t.List[Any] = t.List().tag(sync=True)  # [E][T] float | None
+    _diff_of: t.List[Any] = t.List().tag(sync=True)  # [T] [a, b] | None
+    _tile_epochs: t.List[Any] = t.List().tag(sync=True)  # [E][T] int
     _has_samples = t.Bool(False).tag(sync=True)
-    _metrics = t.List(t.Dict()).tag(sync=True)
+    _metrics: t.List[Any] = t.List().tag(sync=True)  # [MetricRow]
     _revision = t.Int(0).tag(sync=True)  # bumped when the source's data changes
 
     def __init__(
@@ -173,7 +174,8 @@ class ConfusionWidget(anywidget.AnyWidget):
         source = _as_source(cm, labels, epoch_labels)
         self._source = source
         self._lock = threading.RLock()
-        self._ready = self._syncing = self._stale = False
+        self._ready = self._stale = False
+        self._syncing = True  # the state below already holds the epoch's window and metrics
         if options.get("threshold") is not None and isinstance(source, Thresholded):
             self._check_threshold({"value": options["threshold"]})
             source.set_threshold(options.pop("threshold"))
@@ -186,6 +188,7 @@ class ConfusionWidget(anywidget.AnyWidget):
             epoch = self._check_epoch({"value": type(self).epoch.validate(self, epoch)})
         # The whole state goes to super().__init__, so the comm opens with it.
         super().__init__(**{**self._source_state(len(self._mats) - 1 if epoch is None else epoch), **options})
+        self._syncing = False
         self.on_msg(self._on_msg)
         with self._lock:
             self._ready = True

@@ -186,3 +186,11 @@ def test_epochs_outside_the_run_are_errors_not_wrapped():
         ConfusionWidget.difference(run, epochs=3)
     with pytest.raises(TypeError, match="diff must be"):
         ConfusionWidget.compare({"a": run, "b": run}, diff="a")
+
+
+def test_compare_errors_name_the_run_and_the_argument():
+    a, b = Run(["x", "y"], [0, 1], [[0, 1]]), Run(["x", "z"], [0, 1], [[0, 1]])
+    with pytest.raises(ValueError, match="run 'second': the run has different classes"):
+        ConfusionWidget.compare({"first": a, "second": b})
+    with pytest.raises(TypeError, match="mapping must be a dict"):
+        ConfusionWidget.compare({"first": a, "second": b}, mapping=3)

@@ -409,3 +409,10 @@ def test_detection_digits_is_deterministic_and_valid() -> None:
     src = detection_source(gt, pred, images=images)
     m = src.matrices()[0, 0]
     assert np.trace(m[:-1, :-1]) > 0.6 * sum(len(g["labels"]) for g in gt)
+
+
+def test_thresholds_must_be_numbers() -> None:
+    with pytest.raises(TypeError, match="iou must be a number, got str"):
+        detection_source([GOOD_GT], [GOOD_PRED], iou="x")
+    with pytest.raises(TypeError, match="score must be a number"):
+        detection_source([GOOD_GT], [GOOD_PRED], score=None)

@@ -109,7 +109,7 @@ def test_check_index_and_epoch_names():
     assert epoch_names(["a", 3], 2) == ["a", "3"]
     with pytest.raises(ValueError, match="epoch_labels has 1 names for 2 epochs"):
         epoch_names(["a"], 2)
-    with pytest.raises(TypeError, match="not a single string"):
+    with pytest.raises(TypeError, match="epoch_labels must be a list of names, one per epoch, got str"):
         epoch_names("ab", 2)
 
 

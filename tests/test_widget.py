@@ -507,3 +507,45 @@ def test_a_widget_made_while_a_thread_records_follows_every_epoch():
                 assert (w.n_epochs, len(w.matrices), w.epoch) == (21, 21, 20)
     finally:
         sys.setswitchinterval(old)
+
+
+@pytest.mark.parametrize(
+    ("make", "exc", "match"),
+    [
+        (lambda: ConfusionWidget.from_predictions([0, 2**40], [0, 1]), ValueError, "more than the 10,000"),
+        (lambda: ConfusionWidget(np.eye(2, dtype=int), labels={"a", "b"}), TypeError, "ordered list"),
+        (lambda: ConfusionWidget(np.eye(2, dtype=int), labels={"a": 0, "b": 1}), TypeError, "ordered list"),
+        (
+            lambda: ConfusionWidget(np.ones((2, 2, 2), int), epoch_labels=3),
+            TypeError,
+            "epoch_labels must be a list",
+        ),
+        (
+            lambda: ConfusionWidget.from_predictions([0, 1], [0, 1], images=np.zeros((2, 4, 4)), mean="x"),
+            TypeError,
+            "mean must be",
+        ),
+        (
+            lambda: ConfusionWidget.from_predictions([0, 1], [0, 1], images=np.zeros((2, 4, 4)), std=[1, 2]),
+            ValueError,
+            "std must be",
+        ),
+        (
+            lambda: ConfusionWidget(np.eye(2, dtype=int), aggregation=["row"]),
+            ValueError,
+            "aggregation must be one of",
+        ),
+        (
+            lambda: ConfusionWidget.from_predictions([0, 1], torch.zeros(2, device="meta")),
+            TypeError,
+            "cannot read the values",
+        ),
+    ],
+)
+def test_hostile_inputs_get_clear_errors(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_aggregation_none_is_counts_as_in_sklearn():
+    assert ConfusionWidget(np.eye(2, dtype=int), aggregation=None).aggregation == "count"

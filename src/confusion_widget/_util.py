@@ -31,7 +31,10 @@ def json_id(v: Any) -> Any:
 def _tensor_to_numpy(x: Any) -> np.ndarray:
     """A tensor on any device → numpy; dtypes numpy lacks (bfloat16, float8…) go
     through float32. ``.detach().cpu()`` is the only device transfer."""
-    x = x.detach().cpu()
+    try:
+        x = x.detach().cpu()
+    except NotImplementedError as exc:  # a meta tensor has no data
+        raise TypeError(f"cannot read the values of this tensor: {exc}") from None
     try:
         return x.numpy()
     except TypeError:  # "Got unsupported ScalarType BFloat16"

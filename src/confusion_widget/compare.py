@@ -56,6 +56,10 @@ def align_run(run: Run, labels: Sequence[str], mapping: Mapping[str, str] | None
         If the class sets differ (after ``mapping``); the message lists the classes
         missing on each side.
     """
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise TypeError(
+            f"mapping must be a dict {{their class name: reference class name}}, got {mapping!r}."
+        )
     mapping = dict(mapping or {})
     theirs = [mapping.get(n, n) for n in run.labels]
     if theirs == list(labels):
@@ -64,7 +68,7 @@ def align_run(run: Run, labels: Sequence[str], mapping: Mapping[str, str] | None
     missing = sorted(set(labels) - set(theirs))
     if extra or missing or len(set(theirs)) != len(theirs):
         raise ValueError(
-            f"run {run.name!r} has different classes from the reference: "
+            "the run has different classes from the reference (the first run): "
             f"not in the reference: {extra}; missing from the run: {missing}. "
             "Compare runs with the same class set, or pass mapping={their_name: reference_name}."
         )
@@ -422,7 +426,12 @@ def compare_source(
         raise ValueError(f"compare tiles 1 to {MAX_TILES} runs, got {len(named)}.")
     names = list(named)
     ref = named[names[0]]
-    views = [(align_run(r, ref.labels, mapping), n, _identity) for n, r in named.items()]
+    views = []
+    for n, r in named.items():
+        try:
+            views.append((align_run(r, ref.labels, mapping), n, _identity))
+        except ValueError as exc:
+            raise ValueError(f"run {n!r}: {exc}") from None
     diffs: list[tuple[int, int]] = []
     if diff is True:
         if len(names) != 2:

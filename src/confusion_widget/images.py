@@ -75,8 +75,8 @@ class ImageProvider(ABC):
 
 def to_pil(
     img: Any,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+    mean: Sequence[float] | np.ndarray | None = None,
+    std: Sequence[float] | np.ndarray | None = None,
     channels_first: bool | None = None,
 ) -> Image.Image:
     """Convert one image (PIL, path, array or tensor) to an RGB or L PIL image.
@@ -143,6 +143,19 @@ def _encode(im: Image.Image, size: int) -> tuple[bytes, str]:
     return buf.getvalue(), "image/jpeg"
 
 
+def _channel_values(v: Any, name: str) -> np.ndarray | None:
+    """``mean``/``std``: one number or one per channel, finite."""
+    if v is None:
+        return None
+    try:
+        arr = np.asarray(v, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number or one number per channel, got {v!r}.") from None
+    if arr.size not in (1, 3, 4) or not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be one finite number or one per channel (3 or 4), got {v!r}.")
+    return arr
+
+
 class ImageSource(ImageProvider):
     """Lazily made, cached thumbnails for the samples of a run.
 
@@ -176,7 +189,11 @@ class ImageSource(ImageProvider):
     ) -> None:
         self._ids = np.asarray(sample_ids)
         n = len(self._ids)
-        self._mean, self._std, self._size = mean, std, int(size)
+        self._mean, self._std, self._size = (
+            _channel_values(mean, "mean"),
+            _channel_values(std, "std"),
+            int(size),
+        )
         self._channels_first: bool | None = None
         self._callable: Callable[[Any], Any] | None = None
         self._items: Any = None

@@ -98,6 +98,9 @@ def _scores(x: Any, n: int, name: str) -> np.ndarray:
 
 
 def _check_thresholds(iou: Any, score: Any) -> tuple[float, float]:
+    for name, v in (("iou", iou), ("score", score)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a number, got {type(v).__name__} {v!r}.")
     iou, score = float(iou), float(score)
     if not 0.0 < iou <= 1.0:
         raise ValueError(f"iou must be in (0, 1], got {iou}.")

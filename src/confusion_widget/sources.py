@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -89,8 +89,8 @@ def epoch_names(given: Sequence[Any] | None, n: int, name: str = "epoch_labels")
     text), else ``"epoch 0"``, ``"epoch 1"``, …"""
     if given is None:
         return [f"epoch {e}" for e in range(n)]
-    if isinstance(given, (str, bytes)):
-        raise TypeError(f"{name} must be a list of names, one per epoch, not a single string.")
+    if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+        raise TypeError(f"{name} must be a list of names, one per epoch, got {type(given).__name__}.")
     names = [str(v) for v in given]
     if len(names) != n:
         raise ValueError(f"{name} has {len(names)} names for {n} epochs; give one name per epoch.")

@@ -85,7 +85,7 @@ class Choice(t.Enum):
         self,
         values: Sequence[str],
         default_value: str,
-        aliases: Mapping[str, str] | None = None,
+        aliases: Mapping[Any, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(list(values), default_value, **kwargs)
@@ -94,10 +94,10 @@ class Choice(t.Enum):
 
     def validate(self, obj: Any, value: Any) -> str:
         key = value.lower() if isinstance(value, str) else value
-        key = self.aliases.get(key, key)
+        key = self.aliases.get(key, key) if isinstance(key, (str, type(None))) else key
         if key in self.choices:
             return str(key)
-        names = [*self.choices, *self.aliases]
+        names = [*self.choices, *(a for a in self.aliases if isinstance(a, str))]
         raise OptionError(f"{self.name} must be one of {names}, got {value!r}.")
 
 

@@ -16,7 +16,8 @@ Sections
 2. plotly (what FiftyOne draws its confusion matrix with): ``Plotly.newPlot`` and
    ``Plotly.react`` of the same matrices, timed to the same "→ frame" point.
 3. the compare view: 4 runs as 4 tiles, K = 100, 30 epochs, stepped with the slider.
-4. the wire: what ``_counts`` weighs for K = 1,000 × 20 epochs.
+4. the wire: what the counts packs weigh for K = 1,000 × 20 epochs (computed in Python;
+   measured on a real kernel WebSocket by ``bench_wire.py``).
 5. click → 25 thumbnails loaded, with a real kernel (JupyterLab from
    ``tests/e2e/harness.py``).
 """
@@ -226,25 +227,41 @@ def realistic_counts(K: int, E: int, seed: int = 0) -> np.ndarray:
 
 
 def wire(K: int = 1000, E: int = 20) -> dict:
+    """What the counts weigh in the pack protocol (docs/architecture.md, "Counts on
+    the wire"), computed in Python: the `_counts` trait sent with the widget, and
+    every other epoch as the `counts` replies the frontend would get. The bytes as
+    they arrive on a real kernel WebSocket, and the step times while the frontend
+    fetches, are bench_wire.py's."""
+    import struct
+
     from confusion_widget import ConfusionWidget
+    from confusion_widget import wire as wire_mod
 
     mats = realistic_counts(K, E)
-    dense = mats.nbytes
     w = ConfusionWidget(mats, labels=[f"class {i}" for i in range(K)])
-    sent = len(w._counts)
-    first, width = w._window
-    assert sent == width * K * K * 4
+    initial = w._counts
+    (head_len,) = struct.unpack_from("<I", initial)
+    held = sorted({b["epoch"] for b in json.loads(initial[4 : 4 + head_len])["blocks"]})
+    rest = [e for e in range(E) if e not in held]
+    parts = [
+        len(out[0])
+        for reply, out in wire_mod.respond(
+            w.source, {"type": "counts", "id": 1, "epochs": rest}, matrices=w._mats, revision=w._revision
+        )
+        if reply.get("type") == "counts"
+    ]
     one = len(json.dumps(mats[-1].tolist(), separators=(",", ":")))
-    one_spaced = len(json.dumps(mats[-1].tolist()))
-    fill = float((mats[-1][~np.eye(K, dtype=bool)] != 0).mean())
+    fill = float((mats[~np.eye(K, dtype=bool)[None].repeat(E, 0)] != 0).mean())
     return {
-        "dense": dense,
-        "sent": sent,
-        "window": [first, width],
-        "budget": ConfusionWidget.wire_budget,
+        "dense": mats.nbytes,
+        "initial": len(initial),
+        "held": held,
+        "rest": len(rest),
+        "parts": parts,
         "json": one * E,
-        "json_spaced": one_spaced * E,
         "fill": fill,
+        "initial_budget": wire_mod.INITIAL_BYTES,
+        "chunk": wire_mod.CHUNK_BYTES,
     }
 
 
@@ -421,7 +438,7 @@ def main() -> dict[str, float]:
             print("\n1. Widget standalone (real bundle, fake model), 20 epochs, count / equal scale")
             print(
                 f"   data: {runs[0]['fill']:.1%} (K=100) and {runs[1]['fill']:.1%} (K=1000) of off-diagonal cells non-zero "
-                "(mean over epochs);\n   all 20 epochs in `_counts` (the JS cost only: no window round trips to Python)"
+                "(mean over epochs);\n   all 20 epochs in one `_counts` pack (the JS cost only: no counts requests to Python)"
             )
             rows = []
             for r in runs:
@@ -513,7 +530,7 @@ def main() -> dict[str, float]:
             print(table([r[:4] for r in rows], ("K", "what", "first paint → frame", "epoch step → frame")))
             print(
                 "   (ms, medians; both timed from the call to the end of the next frame; plotly gets z as\n"
-                "   nested arrays built outside the timing, ours the int32 bytes)"
+                "   nested arrays built outside the timing, ours a counts pack)"
             )
 
             # 3 ------------------------------------------------------------------------
@@ -560,42 +577,48 @@ def main() -> dict[str, float]:
         # 4 ----------------------------------------------------------------------------
         wr = wire()
         print(
-            "\n4. Wire: `_counts` for K = 1,000 × 20 epochs (realistic counts, "
-            f"{wr['fill']:.1%} of off-diagonal cells non-zero)"
+            "\n4. Wire: counts packs for K = 1,000 × 20 epochs (realistic counts, "
+            f"{wr['fill']:.1%} of off-diagonal cells non-zero), computed in Python"
         )
-        first, width = wr["window"]
+        held, parts = wr["held"], wr["parts"]
+        all_epochs = wr["initial"] + sum(parts)
         print(
             table(
                 [
                     ("dense int32, all epochs", f"{wr['dense'] / 1e6:.1f}", "1.0×"),
                     (
-                        f"sent at once (window [{first}, {width}] of epochs, wire_budget {wr['budget'] / 2**20:.0f} MiB)",
-                        f"{wr['sent'] / 1e6:.1f}",
-                        f"{wr['sent'] / wr['dense']:.2f}×",
+                        f"`_counts` sent with the widget (epochs {held[0]}–{held[-1]}, "
+                        f"≤ {wr['initial_budget'] // 2**10} KiB)",
+                        f"{wr['initial'] / 1e6:.2f}",
+                        f"{wr['initial'] / wr['dense']:.4f}×",
                     ),
+                    (
+                        f"the other {wr['rest']} epochs as `counts` replies ({len(parts)} parts, "
+                        f"largest {max(parts, default=0) / 2**20:.2f} MiB)",
+                        f"{sum(parts) / 1e6:.2f}",
+                        f"{sum(parts) / wr['dense']:.4f}×",
+                    ),
+                    ("all epochs, packs", f"{all_epochs / 1e6:.2f}", f"{all_epochs / wr['dense']:.4f}×"),
                     (
                         "JSON nested lists, all epochs (compact separators)",
                         f"{wr['json'] / 1e6:.1f}",
                         f"{wr['json'] / wr['dense']:.2f}×",
-                    ),
-                    (
-                        "JSON nested lists, all epochs (json.dumps default)",
-                        f"{wr['json_spaced'] / 1e6:.1f}",
-                        f"{wr['json_spaced'] / wr['dense']:.2f}×",
                     ),
                 ],
                 ("what", "MB", "vs dense"),
             )
         )
         print(
-            "   (JSON = one epoch's json.dumps × 20. Bytes go as a binary comm buffer, no base64;\n"
-            "   the other epochs follow as the slider nears the window's edge. Note: for a matrix this sparse\n"
-            '   compact JSON is *smaller* than dense int32 ("0," is 2 bytes, an int32 is 4); what the bytes buy\n'
-            "   is no parsing: the frontend views them as an Int32Array in place.)"
+            "   (packs: each block of rows dense or sparse, whichever is smaller, in the narrowest dtype;\n"
+            f"   replies in parts of ≤ {wr['chunk'] // 2**20} MiB. The frontend asks only for the epochs it shows\n"
+            "   (and prefetches near the slider), once each. Measured on the kernel WebSocket of a real\n"
+            "   JupyterLab, with step times: benchmarks/bench_wire.py)"
         )
         figures |= {
             "wire_dense_mb": wr["dense"] / 1e6,
-            "wire_sent_mb": wr["sent"] / 1e6,
+            "wire_initial_mb": wr["initial"] / 1e6,
+            "wire_all_epochs_mb": all_epochs / 1e6,
+            "wire_largest_part_mib": max(parts, default=0) / 2**20,
             "wire_json_mb": wr["json"] / 1e6,
         }
 

@@ -48,15 +48,6 @@ def main() -> dict[str, float]:
     print(f"Predictions → matrix, N = {n:,}, K = {k} (best of several runs)")
     print(table(rows, ("what", "ms", "speed vs sklearn")))
 
-    # what crosses the wire for K = 1000 × 20 epochs
-    e, k2 = 20, 1000
-    total = e * k2 * k2 * 4
-    window = min(e, ConfusionWidget.wire_budget // (k2 * k2 * 4))
-    print(
-        f"\nWire, K = {k2} × {e} epochs: {total / 1e6:.0f} MB of int32 in all; the first "
-        f"message carries a window of {window} epochs ({window * k2 * k2 * 4 / 1e6:.0f} MB, "
-        f"budget {ConfusionWidget.wire_budget / 2**20:.0f} MiB), the rest follow as the slider moves."
-    )
     return {"sklearn_ms": t_sk * 1e3, "ours_ms": t_ours * 1e3, "ratio": t_sk / t_ours}
 
 

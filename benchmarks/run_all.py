@@ -15,6 +15,8 @@ SCRIPTS = [
     "bench_multilabel",
     "bench_detection",
     "bench_browser",
+    "bench_export",
+    "bench_wire",
 ]
 
 

@@ -24,13 +24,14 @@ function tileValues(counts, kinds, K, aggregation, previous) {
 }
 
 /**
- * The frame for `epoch`, or null when the counts window does not hold it.
+ * The frame for `epoch`, or null when `store` (epochs.js: `tile(epoch, t)` → a
+ * dense K*K array or null) does not hold it.
  * opts = {K, T, kinds: [{diverging, diffOf}], aggregation, colorScale, colormap, hideDiagonal}.
  */
-export function computeFrame(decoded, epoch, opts, previous = null) {
+export function computeFrame(store, epoch, opts, previous = null) {
 	const counts = [];
 	for (let t = 0; t < opts.T; t++) {
-		const tile = decoded.getTile(epoch, t);
+		const tile = store.tile(epoch, t);
 		if (!tile) return null;
 		counts.push(tile);
 	}

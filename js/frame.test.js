@@ -7,7 +7,7 @@ const A = [3, 1, 0, 4];
 const B = [4, 0, 1, 3];
 const D = B.map((b, i) => b - A[i]);
 const decoded = {
-	getTile: (epoch, t) => (epoch === 0 ? Int32Array.from([A, B, D][t]) : null),
+	tile: (epoch, t) => (epoch === 0 ? Int32Array.from([A, B, D][t]) : null),
 };
 const kinds = [
 	{ diverging: false, diffOf: null },
@@ -17,7 +17,7 @@ const kinds = [
 const opts = (aggregation) => ({ K, T: 3, kinds, aggregation, colorScale: "equal", colormap: "blues", hideDiagonal: false });
 
 describe("computeFrame", () => {
-	it("is null when an epoch is outside the window", () => {
+	it("is null when the store lacks the epoch", () => {
 		expect(computeFrame(decoded, 1, opts("count"))).toBeNull();
 	});
 	it("shares one sequential scale between runs and a diverging one for differences", () => {

@@ -27,6 +27,12 @@ export function legendTicks(ticks, aggregation, diverging) {
 	return kept;
 }
 
+/** The legend's heading: the aggregation's name ("difference, …" when only a diverging scale shows). */
+export function legendTitle(scales, aggregation) {
+	const name = AXIS_NAMES[aggregation] ?? aggregation;
+	return scales.length === 1 && scales[0].diverging ? `difference, ${name}` : name;
+}
+
 function scaleBar(scale, aggregation) {
 	const box = element("div", "cw-legend-scale");
 	const bar = element("div", "cw-legend-bar");
@@ -52,8 +58,7 @@ export function createLegend() {
 		el,
 		/** scales: the distinct scales of the frame (from buildScale). */
 		update(scales, aggregation) {
-			const name = AXIS_NAMES[aggregation] ?? aggregation;
-			title.textContent = scales.length === 1 && scales[0].diverging ? `difference, ${name}` : name;
+			title.textContent = legendTitle(scales, aggregation);
 			el.replaceChildren(title, ...scales.map((s) => scaleBar(s, aggregation)));
 		},
 	};

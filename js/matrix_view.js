@@ -22,12 +22,6 @@ function context(canvas) {
 	return canvas.getContext("2d");
 }
 
-/** Text colour and font, read from the widget root at draw time (themes can switch). */
-function inkOf(canvas) {
-	const style = getComputedStyle(canvas.closest(".cw-root") ?? canvas);
-	return { ink: style.color || "#222", family: style.fontFamily || "system-ui, sans-serif" };
-}
-
 /** Cells as one fillRect each, with a 1 px gutter once cells are big enough to show it. */
 function drawCellRects(ctx, values, scale, geom) {
 	const K = geom.rows;
@@ -128,6 +122,26 @@ function drawLabels(ctx, geom, ink, family) {
 	});
 }
 
+/**
+ * Paints one tile (labels, cells, values) into `ctx` at its current transform, in
+ * CSS pixels of `geom`: the view's canvas, or a composed image at any scale.
+ * frame = {values, scale, aggregation, diverging}; `scratch` caches the K×K image.
+ */
+export function paintTile(ctx, geom, frame, { ink, family, scratch = {} }) {
+	drawLabels(ctx, geom, ink, family);
+	ctx.fillStyle = EMPTY_FILL;
+	ctx.fillRect(geom.x0, geom.y0, geom.cols * geom.cellW, geom.rows * geom.cellH);
+	if (geom.rows <= RECT_MAX_K) drawCellRects(ctx, frame.values, frame.scale, geom);
+	else drawCellImage(ctx, frame.values, frame.scale, geom, scratch);
+	if (geom.cellW >= TEXT_MIN_CELL) drawCellText(ctx, frame.values, frame.scale, geom, frame, ink, family);
+}
+
+/** Text colour and font, read from the widget root at draw time (themes can switch). */
+export function inkOf(node) {
+	const style = getComputedStyle(node.closest(".cw-root") ?? node);
+	return { ink: style.color || "#222", family: style.fontFamily || "system-ui, sans-serif" };
+}
+
 /** A cell's box in CSS pixels, grown to at least 6 px so outlines stay visible on tiny cells. */
 function cellBox(geom, row, col, grow = 0) {
 	const s = geom.cellW;
@@ -214,6 +228,10 @@ export function createMatrixView(tile, { onHover, onSelect, onFocus, signal }) {
 
 	return {
 		el,
+		/** The geometry drawn (CSS pixels), or null before the first layout. */
+		get geometry() {
+			return geom;
+		},
 
 		setGeometry(next) {
 			geom = next;
@@ -228,13 +246,7 @@ export function createMatrixView(tile, { onHover, onSelect, onFocus, signal }) {
 			canvas.dataset.epoch = String(frame.epoch);
 			const ctx = geom && prepare();
 			if (!ctx) return;
-			const { ink, family } = inkOf(canvas);
-			drawLabels(ctx, geom, ink, family);
-			ctx.fillStyle = EMPTY_FILL;
-			ctx.fillRect(geom.x0, geom.y0, geom.cols * geom.cellW, geom.rows * geom.cellH);
-			if (geom.rows <= RECT_MAX_K) drawCellRects(ctx, frame.values, frame.scale, geom);
-			else drawCellImage(ctx, frame.values, frame.scale, geom, scratch);
-			if (geom.cellW >= TEXT_MIN_CELL) drawCellText(ctx, frame.values, frame.scale, geom, frame, ink, family);
+			paintTile(ctx, geom, frame, { ...inkOf(canvas), scratch });
 		},
 
 		/** Places the hover bands and outline, the selection outline and the focus ring. */

@@ -5,11 +5,13 @@
 // sample's prediction history. Replies to an old selection are dropped; errors
 // and timeouts are shown, never a stuck spinner. Requests go through the model's
 // shared requester (requests.js); this view's pending ones end with its signal.
+// Without a kernel (kernel.js says "none") a click says so at once.
 
 import { createBoxesOverlay } from "./boxes.js";
 import { button, element } from "./dom.js";
 import { formatPercent } from "./format.js";
 import { createHistory } from "./history.js";
+import { NO_KERNEL } from "./kernel.js";
 import { childController, onAbort } from "./lifetime.js";
 import { intTrait, listen, stringList } from "./traits.js";
 import { bufferAt, cellRequest, imageRequest, readCellReply, readImageReply } from "./wire.js";
@@ -34,8 +36,14 @@ function waitDecoded(img) {
 	return typeof img.decode === "function" ? img.decode().catch(() => {}) : Promise.resolve();
 }
 
-/** `requester`: the model's (requests.js); everything ends with `signal`. */
-export function createPanel(model, { requester, signal }) {
+/** A kernel that is always there (for a panel given none). */
+const LIVE = { state: "live", onChange() {} };
+
+/**
+ * `requester`: the model's (requests.js); `kernel`: its kernel watch (kernel.js);
+ * everything ends with `signal`.
+ */
+export function createPanel(model, { requester, kernel = LIVE, signal }) {
 	const uid = ++panels;
 	const el = element("section", "cw-panel");
 	el.setAttribute("aria-label", "samples in the selected cell");
@@ -182,6 +190,11 @@ export function createPanel(model, { requester, signal }) {
 			);
 			return;
 		}
+		if (kernel.state !== "live") {
+			// Asked again when the kernel answers (kernel.onChange below).
+			show(kernel.state === "none" ? NO_KERNEL : "waiting for the kernel\u2026");
+			return;
+		}
 		const start = `cw:panel-start:${uid}:${generation}`;
 		performance.mark(start);
 		const mine = generation;
@@ -293,6 +306,7 @@ export function createPanel(model, { requester, signal }) {
 	listen(model, ["change:epoch"], onEpoch, signal);
 	// Python's data changed (a new epoch, a new threshold): the cell's samples may have too.
 	listen(model, ["change:_revision"], onRevision, signal);
+	kernel.onChange(onRevision, signal);
 	onAbort(signal, () => {
 		clearTimeout(epochTimer);
 		clear();

@@ -1,23 +1,26 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
+import { createEpochStore } from "./epochs.js";
 import { cellSeries } from "./series.js";
 import { createSparkline } from "./sparkline.js";
-import { decodeCounts, encodeCounts } from "./wire.js";
+import { decodePack, encodePack } from "./wire.js";
 
 const K = 2;
-// Epochs first … first+W−1 of 10, two tiles: tile 0 = [e, 1, 2, 3], tile 1 = [2e, 1, 2, 3].
+// A store holding epochs first … first+W−1 of 10, two tiles: tile 0 = [e, 1, 2, 3], tile 1 = [2e, 1, 2, 3].
 function windowAt(first, W) {
-	const values = [];
+	const tiles = [];
 	for (let e = first; e < first + W; e++) {
-		values.push(e, 1, 2, 3); // tile 0
-		values.push(2 * e, 1, 2, 3); // tile 1
+		tiles.push({ epoch: e, tile: 0, values: [e, 1, 2, 3] }, { epoch: e, tile: 1, values: [2 * e, 1, 2, 3] });
 	}
-	return decodeCounts(encodeCounts(values, { offset: 8 }), { window: [first, W], dtype: "int32", K, T: 2 });
+	const store = createEpochStore();
+	store.reset(0, K, 2);
+	store.add(decodePack(encodePack(tiles, { K, T: 2, offset: 8 })));
+	return store;
 }
 const plain = { diffOf: null };
 
 describe("cellSeries", () => {
-	it("gives the window's epochs only, in counts", () => {
+	it("gives the held epochs only, in counts", () => {
 		const s = cellSeries(windowAt(3, 3), { tile: 0, row: 0, col: 0, K, aggregation: "count", kind: plain, nEpochs: 10 });
 		expect(s).toEqual([
 			{ epoch: 3, value: 3 },
@@ -40,6 +43,16 @@ describe("cellSeries", () => {
 		expect(s.map((p) => p.epoch)).toEqual([2, 3]);
 		expect(s[0].value).toBeCloseTo(4 / 5 - 2 / 3);
 		expect(s[1].value).toBeCloseTo(6 / 7 - 3 / 4);
+	});
+});
+
+describe("cellSeries on many epochs", () => {
+	it("never densifies an epoch and skips epochs beyond n_epochs", () => {
+		const d = windowAt(0, 8);
+		const s = cellSeries(d, { tile: 1, row: 1, col: 0, K, aggregation: "column", kind: plain, nEpochs: 5 });
+		expect(s.map((p) => p.epoch)).toEqual([0, 1, 2, 3, 4]);
+		expect(s[4].value).toBeCloseTo(2 / (8 + 2));
+		expect(d.denseStats().tiles).toBe(0);
 	});
 });
 

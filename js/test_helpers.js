@@ -1,7 +1,7 @@
 // Test doubles shared by the vitest suites (not part of the bundle): a fake
 // anywidget model and a recording 2D canvas context for jsdom, which has none.
 
-import { encodeCounts, TRAITS } from "./wire.js";
+import { encodePack, TRAITS } from "./wire.js";
 
 const DEFAULTS = {
 	labels: ["cat", "dog", "bird"],
@@ -17,9 +17,7 @@ const DEFAULTS = {
 	selected_tile: 0,
 	page_size: 25,
 	title: "",
-	_counts: encodeCounts([]),
-	_counts_dtype: "int32",
-	_window: [0, 0],
+	_counts: encodePack([], { K: 3 }),
 	_revision: 0,
 	_accuracy: [],
 	_diff_of: [null],
@@ -39,17 +37,21 @@ function known(name) {
 
 /**
  * A model with get/set/on/off/save_changes/send; `reply` plays a Python message.
- * Reading, writing or watching a trait that is not synced throws.
+ * Reading, writing or watching a trait that is not synced throws. `comm_live`
+ * (kernel.js) says a kernel answers; pass null to leave it to the ping.
  */
-export function createFakeModel(initial = {}) {
+export function createFakeModel(initial = {}, { commLive = true } = {}) {
 	const attrs = { ...DEFAULTS, ...initial };
 	const handlers = new Map();
 	const model = {
+		comm_live: commLive,
 		sent: [],
 		saves: 0,
 		get: (name) => attrs[known(name)],
 		set(name, value) {
-			const same = JSON.stringify(attrs[known(name)]) === JSON.stringify(value);
+			const old = attrs[known(name)];
+			const binary = ArrayBuffer.isView(old) || ArrayBuffer.isView(value);
+			const same = binary ? old === value : JSON.stringify(old) === JSON.stringify(value);
 			attrs[name] = value;
 			if (!same) model.emit(`change:${name}`, model, value);
 		},
@@ -107,6 +109,10 @@ function fakeContext(canvas) {
 		textBaseline: "",
 		imageSmoothingEnabled: true,
 		measureText: (text) => ({ width: text.length * 6 }),
+		createLinearGradient: (...args) => {
+			const gradient = { args, stops: [], addColorStop: (pos, css) => gradient.stops.push([pos, css]) };
+			return gradient;
+		},
 		createImageData: (width, height) => ({ width, height, data: new Uint8ClampedArray(width * height * 4) }),
 		named: (name) => ctx.calls.filter((c) => c.name === name),
 		reset: () => {
@@ -130,6 +136,14 @@ export function installFakeCanvas() {
 	return () => {
 		proto.getContext = original;
 	};
+}
+
+/**
+ * [K*K counts per tile] per epoch → {epoch, tile, values} entries for encodePack.
+ * `epochs`: {epoch: [tile0, tile1, …]} (flat K*K arrays).
+ */
+export function packTiles(epochs) {
+	return Object.entries(epochs).flatMap(([epoch, tiles]) => tiles.map((values, tile) => ({ epoch: Number(epoch), tile, values })));
 }
 
 /** Lets queued microtasks and resolved promises run. */

@@ -18,6 +18,7 @@ export function createTiles(handlers, { signal }) {
 	let headings = [];
 	let notes = [];
 	let lifetime = null; // ends the current views' listeners when they are rebuilt
+	let columns = 1;
 
 	function showHeading(t) {
 		const text = notes[t] ? [titles[t], notes[t]].filter(Boolean).join(" \u00b7 ") : titles[t];
@@ -48,6 +49,14 @@ export function createTiles(handlers, { signal }) {
 		get views() {
 			return views;
 		},
+		/** Each tile's heading as shown (title · note; "" for none). */
+		get headings() {
+			return headings.map((h) => (h.hidden ? "" : h.textContent));
+		},
+		/** Tiles per row of the grid. */
+		get columns() {
+			return columns;
+		},
 		/** Rebuilds the tiles when the titles change; returns true if it did. */
 		setTitles(next) {
 			const list = next.length > 0 ? next.map(String) : [""];
@@ -66,7 +75,7 @@ export function createTiles(handlers, { signal }) {
 		/** Sets the grid columns for `width` CSS pixels; returns the width of one tile. */
 		layout(width) {
 			const n = views.length;
-			const columns = Math.max(1, Math.min(n, Math.floor((width + GAP) / (MIN_TILE_WIDTH + GAP))));
+			columns = Math.max(1, Math.min(n, Math.floor((width + GAP) / (MIN_TILE_WIDTH + GAP))));
 			el.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
 			return Math.floor((width - GAP * (columns - 1)) / columns);
 		},

@@ -1,18 +1,25 @@
 // The anywidget entry: wires the modules to the model. `initialize` runs once per
 // model and owns what its views share: the request channel to Python (one
-// `msg:custom` listener however many views) and the console report of malformed
-// data (so two views do not log the same problem twice). `render` builds one view
-// (once per display of the widget); everything it sets up ends with the view's
-// AbortController, which its cleanup aborts.
+// `msg:custom` listener however many views), the kernel watch, the epoch store and
+// its fetcher (so every epoch crosses the wire once, whatever the number of
+// views) and the console report of malformed data (so two views do not log the
+// same problem twice). `render` builds one view (once per display of the widget);
+// everything it sets up ends with the view's AbortController, which its cleanup
+// aborts.
 
 import { createConfused } from "./confused.js";
 import { createControls } from "./controls.js";
 import { element } from "./dom.js";
+import { createEpochStore } from "./epochs.js";
+import { createExportControls } from "./export_controls.js";
+import { createFetcher } from "./fetcher.js";
 import { computeFrame } from "./frame.js";
+import { watchKernel } from "./kernel.js";
 import { keyAction } from "./keyboard.js";
 import { computeGeometry, FONT_SIZE, makeMeasure } from "./layout.js";
 import { createLegend } from "./legend.js";
 import { onAbort } from "./lifetime.js";
+import { inkOf } from "./matrix_view.js";
 import { createMetrics } from "./metrics.js";
 import { createPanel, selectedCell } from "./panel.js";
 import { createRequester } from "./requests.js";
@@ -26,12 +33,13 @@ import { tileEpochNotes } from "./tile_notes.js";
 import { createTiles } from "./tiles.js";
 import { createTooltip } from "./tooltip.js";
 import { intTrait, listen, setTraits, stringList, tileKinds } from "./traits.js";
-import { decodeCounts } from "./wire.js";
 
 const FALLBACK_WIDTH = 640;
 const LOG = "[confusion-widget]";
+/** A hovered cell's sparkline asks for the epochs it lacks while they come to about this many bytes. */
+const SPARKLINE_BYTES = 32 * 2 ** 20;
 let viewCount = 0;
-/** model → what its views share ({requester}), from `initialize` until its cleanup. */
+/** model → what its views share ({requester, kernel, store, fetcher}), from `initialize` until its cleanup. */
 const models = new WeakMap();
 
 /** The shape the traits describe: K classes, T tiles (at least one). */
@@ -39,21 +47,6 @@ function shape(model) {
 	const labels = stringList(model, "labels");
 	const titles = stringList(model, "tile_titles");
 	return { labels, titles, K: labels.length, T: Math.max(1, titles.length) };
-}
-
-/**
- * Decodes `_counts`: {decoded}, {error} (a message for the user), or {} before
- * the first state update (the widget opens its comm before it has labels).
- */
-function readCounts(model) {
-	const { K, T } = shape(model);
-	if (K === 0) return {};
-	try {
-		const options = { window: model.get("_window"), dtype: model.get("_counts_dtype"), K, T };
-		return { decoded: decodeCounts(model.get("_counts"), options) };
-	} catch (err) {
-		return { error: err.message };
-	}
 }
 
 function drawOptions(model) {
@@ -84,13 +77,14 @@ function mountView(model, el, shared, signal) {
 	note.hidden = true;
 	const axes = element("div", "cw-axes", "rows: true class \u00b7 columns: predicted class");
 
+	const { store, fetcher, kernel, requester } = shared;
 	const state = {
-		counts: null, // {decoded} | {error}
 		frame: null, // the last frame drawn
 		hover: null, // {tile, row, col}
-		sparkline: null, // {key, decoded, el}: the hovered cell's sparkline, kept while the pointer stays on it
+		pointer: null, // the last onHover arguments, to refresh the tooltip when epochs arrive
+		sparkline: null, // {key, el}: the hovered cell's sparkline, kept while the pointer stays on it
 		width: 0,
-		queued: { layout: true, data: true },
+		queued: { layout: true },
 		flushPending: false,
 		epochPending: false,
 		painted: false,
@@ -102,15 +96,16 @@ function mountView(model, el, shared, signal) {
 	const legend = createLegend();
 	const slider = createSlider(model, {
 		signal,
-		canAdvance: () => state.counts?.decoded?.has(intTrait(model, "epoch")) ?? false,
+		canAdvance: () => store.has(intTrait(model, "epoch")),
 	});
 	const tooltip = createTooltip();
-	const panel = createPanel(model, { requester: shared.requester, signal });
+	const panel = createPanel(model, { requester, kernel, signal });
+	const exporter = createExportControls({ snapshot, onError: (text) => showNote("error", text), signal });
 	const confused = createConfused(model, { signal });
 	const metrics = createMetrics(model, { signal });
 	const details = element("div", "cw-details");
 	details.append(confused.el, metrics.el);
-	toolbar.append(controls.el, threshold.el, legend.el);
+	toolbar.append(controls.el, threshold.el, legend.el, exporter.el);
 	stage.append(tiles.el, note);
 	root.append(heading, toolbar, slider.el, stage, axes, details, panel.el, tooltip.el);
 	el.append(root);
@@ -178,13 +173,13 @@ function mountView(model, el, shared, signal) {
 	}
 
 	function update() {
-		const { layout: relayout, data } = state.queued;
+		const { layout: relayout } = state.queued;
 		state.queued = {};
 		if (relayout) layout();
-		if (data) state.counts = readCounts(model);
+		fetcher.sync();
 		const epoch = intTrait(model, "epoch");
 		const opts = drawOptions(model);
-		const frame = state.counts.decoded ? computeFrame(state.counts.decoded, epoch, opts, state.frame) : null;
+		const frame = opts.K > 0 ? computeFrame(store, epoch, opts, state.frame) : null;
 		if (frame) {
 			paint(frame);
 			state.frame = frame;
@@ -195,9 +190,54 @@ function mountView(model, el, shared, signal) {
 			paint(state.frame);
 		}
 		stage.classList.toggle("cw-dimmed", !frame);
-		if (state.counts.error) showNote("error", `Cannot draw the matrix: ${state.counts.error}`);
-		else if (!frame && state.counts.decoded) showNote("loading", `loading epoch ${epoch}\u2026`);
+		exporter.setEnabled(Boolean(frame));
+		if (!frame && opts.K > 0) {
+			fetcher.need([epoch]);
+			showNote(...missingNote(epoch));
+		}
 		drawOverlays();
+	}
+
+	/** Why `epoch` is not drawn: [note kind, text]. */
+	function missingNote(epoch) {
+		if (fetcher.traitError) return ["error", `Cannot draw the matrix: ${fetcher.traitError}`];
+		if (kernel.state === "none") return ["offline", `epoch ${epoch}: this epoch needs a running kernel`];
+		const { error } = fetcher.status(epoch);
+		if (error) return ["error", `Could not load epoch ${epoch}: ${error}`];
+		return ["loading", `loading epoch ${epoch}\u2026`];
+	}
+
+	function epochLabel(epoch) {
+		return stringList(model, "epoch_labels")[epoch] || `epoch ${epoch}`;
+	}
+
+	/** What the export buttons save: the frame on screen and how it is laid out. */
+	function snapshot() {
+		const geom = tiles.views[0]?.geometry;
+		const frame = state.frame;
+		if (!frame || !geom || frame.K !== geom.rows || frame.values.length !== tiles.views.length) return null;
+		const { labels, titles } = shape(model);
+		const style = getComputedStyle(root);
+		return {
+			epoch: frame.epoch,
+			frame,
+			geom,
+			labels,
+			titles,
+			headings: tiles.headings,
+			// The image says which epoch it shows: "my run · epoch 3".
+			title: [heading.hidden ? "" : heading.textContent, slider.el.hidden ? "" : epochLabel(frame.epoch)].filter(Boolean).join(" \u00b7 "),
+			columns: tiles.columns,
+			background: style.backgroundColor,
+			...inkOf(root),
+		};
+	}
+
+	/** Epochs arrived or failed (a Set), or anything may have changed (null). */
+	function onEpochs(epochs) {
+		const epoch = intTrait(model, "epoch");
+		if (!epochs || state.frame?.epoch !== epoch || epochs.has(epoch)) schedule();
+		if (state.pointer && !tooltip.el.hidden) onHover(...state.pointer);
 	}
 
 	function measurePaint() {
@@ -213,7 +253,7 @@ function mountView(model, el, shared, signal) {
 		}
 	}
 
-	/** Trait events arrive in bursts (epoch + _counts + _window): repaint once per burst. */
+	/** Trait events arrive in bursts (epoch + _counts + _revision): repaint once per burst. */
 	function schedule(flags = {}) {
 		Object.assign(state.queued, flags);
 		if (state.flushPending) return;
@@ -233,22 +273,31 @@ function mountView(model, el, shared, signal) {
 		});
 	}
 
-	/** The hovered cell's values across the window's epochs, rebuilt only when cell or data change. */
+	/** Asks for the epochs a sparkline lacks, while they are likely to fit SPARKLINE_BYTES. */
+	function needSeries(nEpochs) {
+		const held = store.epochs();
+		const missing = Array.from({ length: nEpochs }, (_, e) => e).filter((e) => !store.has(e));
+		const perEpoch = held.length ? store.bytes / held.length : Infinity;
+		if (missing.length && perEpoch * missing.length <= SPARKLINE_BYTES) fetcher.need(missing);
+	}
+
+	/** The hovered cell's values across the held epochs, rebuilt only when cell or data change. */
 	function sparklineFor(tile, cell, frame) {
 		const nEpochs = intTrait(model, "n_epochs", 1);
-		const decoded = state.counts?.decoded;
-		if (nEpochs <= 1 || !decoded) return null;
-		const key = [tile, cell.row, cell.col, frame.epoch, frame.aggregation].join(":");
-		if (state.sparkline?.key === key && state.sparkline.decoded === decoded) return state.sparkline.el;
+		if (nEpochs <= 1) return null;
+		needSeries(nEpochs);
+		const key = [tile, cell.row, cell.col, frame.epoch, frame.aggregation, store.version].join(":");
+		if (state.sparkline?.key === key) return state.sparkline.el;
 		const kind = tileKinds(model, frame.counts.length)[tile];
-		const points = cellSeries(decoded, { tile, ...cell, K: frame.K, aggregation: frame.aggregation, kind, nEpochs });
+		const points = cellSeries(store, { tile, ...cell, K: frame.K, aggregation: frame.aggregation, kind, nEpochs });
 		const el = createSparkline(points, frame.epoch, { signed: kind.diverging });
-		state.sparkline = { key, decoded, el };
+		state.sparkline = { key, el };
 		return el;
 	}
 
 	function onHover(tile, cell, event, label) {
 		state.hover = cell ? { tile, ...cell } : null;
+		state.pointer = cell || label ? [tile, cell, event, label] : null;
 		drawOverlays();
 		const frame = state.frame;
 		const { labels, titles } = shape(model);
@@ -310,8 +359,8 @@ function mountView(model, el, shared, signal) {
 
 	root.addEventListener("keydown", onKey, { signal });
 	const on = (events, fn) => listen(model, events, fn, signal);
-	on(["change:labels", "change:tile_titles"], () => schedule({ layout: true, data: true }));
-	on(["change:_counts", "change:_counts_dtype", "change:_window"], () => schedule({ data: true }));
+	on(["change:labels", "change:tile_titles"], () => schedule({ layout: true }));
+	fetcher.subscribe(onEpochs, signal);
 	on(["change:epoch"], onEpoch);
 	on(
 		[
@@ -342,34 +391,27 @@ function mountView(model, el, shared, signal) {
 }
 
 /**
- * What the views of `model` share, until `signal` aborts: the requester, and a
- * console report of counts that cannot be drawn (views show it on screen).
+ * What the views of `model` share, until `signal` aborts: the requester, the
+ * kernel watch, the epoch store and its fetcher (which reports counts that cannot
+ * be drawn on the console once; views show them on screen).
  */
 function shareModel(model, signal) {
-	const shared = { requester: createRequester(model, { signal }) };
+	const requester = createRequester(model, { signal });
+	const kernel = watchKernel(model, { requester, signal });
+	const store = createEpochStore();
+	const onTraitError = (message) => console.error(`${LOG} ${message}`);
+	const fetcher = createFetcher(model, { store, requester, kernel, signal, onTraitError });
+	const shared = { requester, kernel, store, fetcher };
 	models.set(model, shared);
 	onAbort(signal, () => {
 		if (models.get(model) === shared) models.delete(model);
 	});
-	let queued = false;
-	const check = () => {
-		queued = false;
-		const { error } = readCounts(model);
-		if (error) console.error(`${LOG} ${error}`);
-	};
-	// Shape traits change together: check once they have all arrived.
-	const queue = () => {
-		if (!queued) queueMicrotask(check);
-		queued = true;
-	};
-	listen(model, ["change:_counts", "change:_counts_dtype", "change:_window", "change:labels", "change:tile_titles"], queue, signal);
-	check();
 	return shared;
 }
 
 // For the browser benchmark (benchmarks/browser/bench.js), which loads only the
 // bundle: it encodes its counts as Python does. anywidget reads only `default`.
-export { decodeCounts, encodeCounts } from "./wire.js";
+export { decodePack, encodePack } from "./wire.js";
 
 export default {
 	initialize({ model }) {

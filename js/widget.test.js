@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createFakeModel, installFakeCanvas, settle } from "./test_helpers.js";
 import widget from "./widget.js";
-import { encodeCounts } from "./wire.js";
+import { encodePack } from "./wire.js";
 
 const XSS = "<img src=x onerror=alert(1)>";
 let restoreCanvas;
@@ -23,19 +23,28 @@ afterEach(() => {
 	vi.restoreAllMocks();
 });
 
-/** K=3, one tile, epochs 0…2 all in the window; epoch e has e+1 on the diagonal. */
-function makeModel(extra = {}) {
-	const values = [];
-	for (let e = 0; e < 3; e++) values.push(e + 1, 2, 0, 0, e + 1, 1, 0, 0, e + 1);
-	return createFakeModel({
-		labels: [XSS, "dog", "bird"],
-		n_epochs: 3,
-		epoch_labels: ["warm-up", "", ""],
-		_counts: encodeCounts(values, { offset: 12 }),
-		_window: [0, 3],
-		_accuracy: [[0.5], [0.75], [0.8]],
-		...extra,
-	});
+/** Epoch e of the default model: e+1 on the diagonal. */
+const diagonal = (e) => [e + 1, 2, 0, 0, e + 1, 1, 0, 0, e + 1];
+
+/** `_counts` holding `epochs` = {epoch: [tile, …]} (flat K*K), as Python sends it. */
+function counts(epochs, { K = 3, T = 1, revision = 0, offset = 12 } = {}) {
+	const tiles = Object.entries(epochs).flatMap(([e, list]) => list.map((values, tile) => ({ epoch: Number(e), tile, values })));
+	return encodePack(tiles, { K, T, revision, offset });
+}
+
+/** K=3, one tile, epochs 0…2 all in `_counts`; epoch e has e+1 on the diagonal. */
+function makeModel(extra = {}, options) {
+	return createFakeModel(
+		{
+			labels: [XSS, "dog", "bird"],
+			n_epochs: 3,
+			epoch_labels: ["warm-up", "", ""],
+			_counts: counts({ 0: [diagonal(0)], 1: [diagonal(1)], 2: [diagonal(2)] }),
+			_accuracy: [[0.5], [0.75], [0.8]],
+			...extra,
+		},
+		options,
+	);
 }
 
 /** Runs `initialize` as a host does: once per model, before its first view. */
@@ -147,7 +156,7 @@ describe("render", () => {
 		cleanup();
 	});
 
-	it("dims the last matrix while an epoch outside the window loads", async () => {
+	it("dims the last matrix while an epoch that _counts lacks is fetched, then draws it", async () => {
 		const model = makeModel({ n_epochs: 10 });
 		const { el, cleanup, canvas } = await mount(model);
 		model.set("epoch", 7);
@@ -155,28 +164,54 @@ describe("render", () => {
 		expect(el.querySelector(".cw-stage").classList.contains("cw-dimmed")).toBe(true);
 		expect(el.querySelector(".cw-loading").textContent).toMatch(/loading epoch 7/);
 		expect(canvas.dataset.epoch).toBe("0");
-		const values = [];
-		for (let e = 0; e < 2; e++) values.push(7, 0, 0, 0, 7, 0, 0, 0, 7);
-		model.set("_counts", encodeCounts(values, { offset: 4 }));
-		model.set("_window", [6, 2]);
+		const asks = model.sent.filter((m) => m.type === "counts");
+		// Epochs 3 and 4 were prefetched (ahead of epoch 0); 7 is asked for alone.
+		expect(asks.map((m) => m.epochs)).toEqual([[3, 4], [7]]);
+		const seven = [7, 0, 0, 0, 7, 0, 0, 0, 7];
+		model.reply({ type: "counts", id: asks[1].id, revision: 0, done: true }, [counts({ 7: [seven] }, { offset: 4 })]);
 		await settle();
 		expect(canvas.dataset.epoch).toBe("7");
 		expect(el.querySelector(".cw-stage").classList.contains("cw-dimmed")).toBe(false);
 		expect(el.querySelector(".cw-note").hidden).toBe(true);
+		mouse(canvas, "mousemove", 1, 1);
+		expect(el.querySelector(".cw-tooltip").textContent).toContain("count 7");
+		cleanup();
+	});
+
+	it("a failed counts request shows its error, not a spinner", async () => {
+		const model = makeModel({ n_epochs: 10, epoch: 5 });
+		const { el, cleanup } = await mount(model);
+		const ask = model.sent.find((m) => m.type === "counts");
+		expect(ask.epochs[0]).toBe(5);
+		model.reply({ type: "error", id: ask.id, error: "ValueError: epoch 5 is out of range" });
+		await settle();
+		expect(el.querySelector(".cw-note.cw-error").textContent).toBe("Could not load epoch 5: ValueError: epoch 5 is out of range");
+		expect(el.querySelector(".cw-loading")).toBeNull();
+		cleanup();
+	});
+
+	it("_counts missing at comm open (Colab drops its buffers): asks for the current epoch and draws it", async () => {
+		const model = makeModel({ _counts: undefined, epoch: 2 });
+		const { el, cleanup, canvas } = await mount(model);
+		expect(el.querySelector(".cw-loading").textContent).toMatch(/loading epoch 2/);
+		const asks = model.sent.filter((m) => m.type === "counts");
+		expect(asks).toHaveLength(1);
+		expect(asks[0].epochs[0]).toBe(2);
+		model.reply({ type: "counts", id: asks[0].id, revision: 0, done: false }, [counts({ 2: [diagonal(2)] })]);
+		await settle();
+		expect(canvas.dataset.epoch).toBe("2");
 		cleanup();
 	});
 
 	it("waits quietly for the first state: no labels is not an error", async () => {
 		const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-		const model = makeModel({ labels: [], _counts: new DataView(new ArrayBuffer(0)), _window: [0, 0] });
+		const model = makeModel({ labels: [], _counts: new DataView(new ArrayBuffer(0)) });
 		const { el, cleanup } = await mount(model);
 		expect(el.querySelector(".cw-note").hidden).toBe(true);
+		expect(model.sent.filter((m) => m.type === "counts")).toEqual([]);
 		expect(errors).not.toHaveBeenCalled();
-		const values = [];
-		for (let e = 0; e < 3; e++) values.push(1, 0, 0, 1);
 		model.set("labels", ["a", "b"]);
-		model.set("_counts", encodeCounts(values));
-		model.set("_window", [0, 3]);
+		model.set("_counts", counts({ 0: [[1, 0, 0, 1]], 1: [[1, 0, 0, 1]], 2: [[1, 0, 0, 1]] }, { K: 2 }));
 		await settle();
 		expect(el.querySelector("canvas.cw-matrix").dataset.rows).toBe("2");
 		expect(errors).not.toHaveBeenCalled();
@@ -185,40 +220,36 @@ describe("render", () => {
 
 	it("shows odd data as a visible error instead of throwing", async () => {
 		const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-		const model = makeModel({ _window: [0, 5] });
+		const bad = counts({ 0: [diagonal(0)] });
+		const model = makeModel({ _counts: new DataView(bad.buffer, bad.byteOffset, bad.byteLength - 8) });
 		const { el, cleanup } = await mount(model);
-		expect(el.querySelector(".cw-note.cw-error").textContent).toMatch(/_counts has 108 bytes/);
-		expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^\[confusion-widget\] _counts has 108 bytes/));
+		expect(el.querySelector(".cw-note.cw-error").textContent).toMatch(/^Cannot draw the matrix: counts pack is truncated/);
+		expect(errors).toHaveBeenCalledTimes(1);
+		expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^\[confusion-widget\] counts pack is truncated/));
 		cleanup();
 	});
 
-	it("float64 counts (beyond int32) draw; an unknown dtype is a visible error", async () => {
+	it("wide counts (beyond int32) draw; an unknown pack version is a visible error", async () => {
 		vi.spyOn(console, "error").mockImplementation(() => {});
-		const big = 3e9;
-		const values = [big, 1, 0, 0, 2, 0, 0, 0, 1];
-		const model = makeModel({
-			n_epochs: 1,
-			_counts: encodeCounts(values, { dtype: "float64", offset: 4 }),
-			_counts_dtype: "float64",
-			_window: [0, 1],
-		});
+		const model = makeModel({ n_epochs: 1, _counts: counts({ 0: [[3e9, 1, 0, 0, 2, 0, 0, 0, 2 ** 40]] }) });
 		const { el, cleanup, canvas } = await mount(model);
 		mouse(canvas, "mousemove", 0, 0);
 		expect(el.querySelector(".cw-tooltip").textContent).toContain("count 3,000,000,000");
-		model.set("_counts_dtype", "int64");
+		const v2 = new Uint8Array(counts({ 0: [diagonal(0)] }, { revision: 1, offset: 0 }).buffer);
+		v2.set(new TextEncoder().encode('{"v":2,'), 4);
+		model.set("_revision", 1);
+		model.set("_counts", new DataView(v2.buffer));
 		await settle();
-		expect(el.querySelector(".cw-note.cw-error").textContent).toMatch(/_counts_dtype is "int64"; expected one of float64, int32/);
+		expect(el.querySelector(".cw-note.cw-error").textContent).toMatch(/counts pack version 2 is not supported/);
 		cleanup();
 	});
 
 	it("tiles: one canvas per tile with its title, hover shared across tiles", async () => {
-		const values = [];
-		for (let t = 0; t < 2; t++) values.push(1, 2, 0, 0, 3, 0, 0, 0, 4);
+		const tile = [1, 2, 0, 0, 3, 0, 0, 0, 4];
 		const model = makeModel({
 			tile_titles: ["run A", "run <b>B</b>"],
 			n_epochs: 1,
-			_counts: encodeCounts(values),
-			_window: [0, 1],
+			_counts: counts({ 0: [tile, tile] }, { T: 2 }),
 			_accuracy: [[0.9, 0.8]],
 		});
 		const { el, cleanup } = await mount(model);
@@ -241,14 +272,13 @@ describe("render", () => {
 
 	it("paints a 1000-class matrix as one scaled image", async () => {
 		const K = 1000;
-		const counts = new Array(K * K).fill(0);
-		for (let i = 0; i < K; i++) counts[i * K + i] = 5;
-		counts[3] = 1;
+		const values = new Array(K * K).fill(0);
+		for (let i = 0; i < K; i++) values[i * K + i] = 5;
+		values[3] = 1;
 		const model = makeModel({
 			labels: Array.from({ length: K }, (_, i) => `c${i}`),
 			n_epochs: 1,
-			_counts: encodeCounts(counts),
-			_window: [0, 1],
+			_counts: counts({ 0: [values] }, { K }),
 		});
 		const { cleanup, canvas } = await mount(model);
 		const ctx = canvas.getContext("2d");
@@ -337,19 +367,167 @@ describe("render", () => {
 	});
 });
 
+describe("without a kernel (nbconvert, an embed) and with a slow one", () => {
+	it("a click says at once that samples need a kernel; a missing epoch says it needs one", async () => {
+		const model = makeModel({ n_epochs: 10 }, { commLive: false });
+		const { el, cleanup, canvas } = await mount(model);
+		expect(canvas.dataset.epoch).toBe("0");
+		mouse(canvas, "click", 1, 2);
+		await Promise.resolve(); // no timer, no message: the panel knows at once
+		expect(el.querySelector(".cw-panel-status").textContent).toBe("samples need a running kernel (or a file saved with w.save_html)");
+		await settle();
+		expect(el.querySelector(".cw-panel-status").textContent).toBe("samples need a running kernel (or a file saved with w.save_html)");
+		model.set("epoch", 6);
+		await settle();
+		expect(el.querySelector(".cw-note.cw-offline").textContent).toBe("epoch 6: this epoch needs a running kernel");
+		expect(el.querySelector(".cw-stage").classList.contains("cw-dimmed")).toBe(true);
+		model.set("epoch", 2);
+		await settle();
+		expect(canvas.dataset.epoch).toBe("2");
+		expect(model.sent).toEqual([]);
+		cleanup();
+	});
+
+	it("when the host tells nothing, a ping decides: waiting, then the kernel answers", async () => {
+		const model = makeModel({}, { commLive: null });
+		const { el, cleanup, canvas } = await mount(model);
+		const [ping] = model.sent;
+		expect(ping).toMatchObject({ type: "counts", epochs: [] });
+		mouse(canvas, "click", 0, 1);
+		await settle();
+		expect(el.querySelector(".cw-panel-status").textContent).toBe("waiting for the kernel\u2026");
+		expect(model.sent.filter((m) => m.type === "cell")).toEqual([]);
+		model.reply({ type: "counts", id: ping.id, revision: 0, done: true }, [counts({})]);
+		await settle();
+		expect(model.sent.filter((m) => m.type === "cell")).toHaveLength(1);
+		expect(el.querySelector(".cw-panel-status").textContent).toBe("loading\u2026");
+		cleanup();
+	});
+
+	it("an unanswered ping becomes the kernel message after 2 s", async () => {
+		vi.useFakeTimers();
+		try {
+			const model = makeModel({}, { commLive: null });
+			initialize(model);
+			const el = document.createElement("div");
+			document.body.append(el);
+			const cleanup = widget.render({ model, el });
+			await vi.advanceTimersByTimeAsync(10);
+			model.set("selected", [0, 1]);
+			await vi.advanceTimersByTimeAsync(10);
+			expect(el.querySelector(".cw-panel-status").textContent).toBe("waiting for the kernel\u2026");
+			await vi.advanceTimersByTimeAsync(2000);
+			expect(el.querySelector(".cw-panel-status").textContent).toBe("samples need a running kernel (or a file saved with w.save_html)");
+			cleanup();
+		} finally {
+			vi.useRealTimers();
+		}
+	});
+
+	it("two views of one model ask for an epoch once", async () => {
+		const model = makeModel({ n_epochs: 10 });
+		const a = await mount(model);
+		const b = await mount(model);
+		model.set("epoch", 8);
+		await settle();
+		const asks = model.sent.filter((m) => m.type === "counts" && m.epochs.includes(8));
+		expect(asks).toHaveLength(1);
+		model.reply({ type: "counts", id: asks[0].id, revision: 0, done: true }, [counts({ 8: [diagonal(8)] })]);
+		await settle();
+		expect(a.canvas.dataset.epoch).toBe("8");
+		expect(b.canvas.dataset.epoch).toBe("8");
+		a.cleanup();
+		b.cleanup();
+	});
+
+	it("hovering a cell asks for the epochs its sparkline lacks, and redraws it when they arrive", async () => {
+		const model = makeModel({ n_epochs: 5 });
+		const { el, cleanup, canvas } = await mount(model);
+		const before = model.sent.length;
+		mouse(canvas, "mousemove", 0, 0);
+		await settle();
+		const ask = model.sent.slice(before).find((m) => m.type === "counts") ?? model.sent.find((m) => m.type === "counts");
+		expect(ask.epochs).toEqual([3, 4]);
+		expect(el.querySelector(".cw-sparkline").dataset.points).toBe("3");
+		model.reply({ type: "counts", id: ask.id, revision: 0, done: true }, [counts({ 3: [diagonal(3)], 4: [diagonal(4)] })]);
+		await settle();
+		expect(el.querySelector(".cw-sparkline").dataset.points).toBe("5");
+		cleanup();
+	});
+});
+
+describe("PNG and CSV", () => {
+	it("CSV downloads the epoch's matrix in the current aggregation", async () => {
+		const model = makeModel({ epoch: 1, aggregation: "count" });
+		const { el, cleanup } = await mount(model);
+		const clicks = [];
+		vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function () {
+			clicks.push({ href: this.href, download: this.download });
+		});
+		el.querySelector("button.cw-export-csv").click();
+		expect(clicks).toEqual([{ href: "blob:fake", download: "confusion-epoch-1.csv" }]);
+		const blob = URL.createObjectURL.mock.calls[0][0];
+		expect(blob.type).toBe("text/csv;charset=utf-8");
+		const text = await new Promise((resolve) => {
+			const reader = new FileReader();
+			reader.onload = () => resolve(reader.result);
+			reader.readAsText(blob);
+		});
+		expect(text.split("\r\n").slice(0, 4)).toEqual([
+			",<img src=x onerror=alert(1)>,dog,bird",
+			"<img src=x onerror=alert(1)>,2,2,0",
+			"dog,0,2,1",
+			"bird,0,0,2",
+		]);
+		expect(document.querySelector("a[download]")).toBeNull();
+		cleanup();
+		expect(URL.revokeObjectURL).toHaveBeenCalledWith("blob:fake");
+	});
+
+	it("PNG composes the view at 2× and downloads it", async () => {
+		const model = makeModel({ title: "run 1" });
+		const { el, cleanup, canvas } = await mount(model);
+		let composed;
+		HTMLCanvasElement.prototype.toBlob = function toBlob(done, type) {
+			composed = this;
+			done(new Blob(["png"], { type }));
+		};
+		const names = [];
+		vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function () {
+			names.push(this.download);
+		});
+		el.querySelector("button.cw-export-png").click();
+		await settle();
+		expect(names).toEqual(["confusion-epoch-0.png"]);
+		expect(composed.width).toBeGreaterThan(2 * Number(canvas.dataset.x0) + 2 * 3 * 48);
+		const texts = composed
+			.getContext("2d")
+			.named("fillText")
+			.map((c) => c.args[0]);
+		expect(texts).toContain("run 1 \u00b7 warm-up"); // the title and the epoch's name
+		expect(texts).toContain("count");
+		delete HTMLCanvasElement.prototype.toBlob;
+		cleanup();
+	});
+
+	it("the buttons wait for a matrix", async () => {
+		const model = makeModel({ _counts: undefined });
+		const { el, cleanup } = await mount(model);
+		expect(el.querySelector("button.cw-export-png").disabled).toBe(true);
+		expect(el.querySelector("button.cw-export-csv").disabled).toBe(true);
+		cleanup();
+	});
+});
+
 describe("comparison and insight features", () => {
 	/** Two runs, 3 epochs; run B has 2 epochs and keeps showing its epoch 1. */
 	function compareModel(extra = {}) {
-		const values = [];
-		for (let e = 0; e < 3; e++) {
-			values.push(e + 1, 2, 0, 0, e + 1, 1, 0, 0, e + 1); // A
-			values.push(1, 0, 0, 0, 1, 0, 0, 0, 1); // B
-		}
+		const B = [1, 0, 0, 0, 1, 0, 0, 0, 1];
 		return makeModel({
 			labels: ["cat", "dog", "bird"],
 			tile_titles: ["A", "B"],
 			_diff_of: [null, null],
-			_counts: encodeCounts(values),
+			_counts: counts({ 0: [diagonal(0), B], 1: [diagonal(1), B], 2: [diagonal(2), B] }, { T: 2 }),
 			_tile_epochs: [
 				[0, 0],
 				[1, 1],
@@ -379,7 +557,7 @@ describe("comparison and insight features", () => {
 		cleanup();
 	});
 
-	it("the tooltip carries the cell's sparkline over the window, none for one epoch", async () => {
+	it("the tooltip carries the cell's sparkline over the held epochs, none for one epoch", async () => {
 		const model = makeModel();
 		const { el, cleanup, canvas } = await mount(model);
 		mouse(canvas, "mousemove", 0, 0);
@@ -395,7 +573,7 @@ describe("comparison and insight features", () => {
 		expect(el.querySelector(".cw-sparkline-current")).not.toBeNull();
 		cleanup();
 
-		const single = makeModel({ n_epochs: 1, _counts: encodeCounts([1, 2, 0, 0, 1, 1, 0, 0, 1]), _window: [0, 1] });
+		const single = makeModel({ n_epochs: 1, _counts: counts({ 0: [[1, 2, 0, 0, 1, 1, 0, 0, 1]] }) });
 		const view = await mount(single);
 		mouse(view.canvas, "mousemove", 0, 0);
 		expect(view.el.querySelector(".cw-tooltip").hidden).toBe(false);

@@ -1,29 +1,33 @@
 // The wire: the JS mirror of src/confusion_widget/wire.py. Everything that crosses
 // between the kernel and this frontend is named here: the synced traits, the
-// encoding of the counts trait, the requests the frontend sends and the fields it
-// reads from replies and from the records inside them (samples, boxes, histories)
-// and inside traits (metric rows). js/wire_schema.json is generated from wire.py;
-// wire.test.js checks that this module (and every module's trait names) agrees.
+// counts *pack* (pack.js, re-exported: the `_counts` trait and the one buffer of
+// every `counts` reply), the requests the frontend sends and the fields
+// it reads from replies and from the records inside them (samples, boxes,
+// histories, pack headers) and inside traits (metric rows). js/wire_schema.json is
+// generated from wire.py; wire.test.js checks that this module (and every module's
+// trait names) agrees.
 //
 // Requests and replies are keyed by `id` (added by requests.js):
 //   → cell   {type, id, epoch, tile, row, col, offset?, limit?}
 //   ← cell   {type, id, total, offset, samples: [sample]}
 //   → image  {type, id, sample, epoch?}
 //   ← image  {type, id, buffer, mime, width, height, error, boxes?, history?}
+//   → counts {type, id, epochs: [e, …]}
+//   ← counts {type, id, revision, done} + one buffer: a pack (several parts, the last done)
 //   ← error  {type, id, error}
 // A `buffer` field is an index into the message's binary buffers (−1: none).
+
+import { PACK_BLOCK_FIELDS, PACK_FIELDS } from "./pack.js";
 
 /** The synced traits the frontend knows, sorted as wire_schema.json lists them. */
 export const TRAITS = Object.freeze([
 	"_accuracy",
 	"_counts",
-	"_counts_dtype",
 	"_diff_of",
 	"_has_samples",
 	"_metrics",
 	"_revision",
 	"_tile_epochs",
-	"_window",
 	"aggregation",
 	"color_scale",
 	"colormap",
@@ -40,88 +44,8 @@ export const TRAITS = Object.freeze([
 	"title",
 ]);
 
-// -- the counts trait ------------------------------------------------------------------
-// `_counts`: little-endian, C order, shape [W, T, K, K], holding epochs first …
-// first+W−1 (`_window` = [first, W]), as `_counts_dtype` says: int32, or float64
-// when some count does not fit (Python widens them instead of wrapping).
-
-const DTYPES = new Map([
-	["int32", { size: 4, Array: Int32Array, get: "getInt32", set: "setInt32" }],
-	["float64", { size: 8, Array: Float64Array, get: "getFloat64", set: "setFloat64" }],
-]);
-
-/** The dtypes `_counts_dtype` may name. */
-export const COUNT_DTYPES = Object.freeze([...DTYPES.keys()].sort());
-
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-function dtypeOf(name) {
-	const dtype = DTYPES.get(name);
-	if (!dtype) throw new Error(`_counts_dtype is ${JSON.stringify(name)}; expected one of ${COUNT_DTYPES.join(", ")}`);
-	return dtype;
-}
-
-/** DataView / ArrayBuffer / typed array → Uint8Array over exactly its bytes. */
-function asBytes(raw) {
-	if (raw instanceof ArrayBuffer) return new Uint8Array(raw);
-	if (ArrayBuffer.isView(raw)) return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-	if (raw == null) return new Uint8Array(0);
-	throw new TypeError(`_counts is a ${typeof raw}, expected bytes`);
-}
-
-/** Views the bytes in place when the host allows it (aligned, little-endian), else copies once. */
-function toNumbers(bytes, dtype) {
-	const n = bytes.byteLength / dtype.size;
-	if (LITTLE_ENDIAN_HOST && bytes.byteOffset % dtype.size === 0) return new dtype.Array(bytes.buffer, bytes.byteOffset, n);
-	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-	const out = new dtype.Array(n);
-	for (let i = 0; i < n; i++) out[i] = view[dtype.get](i * dtype.size, true);
-	return out;
-}
-
-/**
- * Accessor over the counts window: `getTile(epoch, tile)` → a K*K typed array
- * (Int32Array or Float64Array), or null outside the window. Throws an Error with
- * a readable message when the bytes do not match the shape or the dtype is
- * unknown, so the caller can show it.
- */
-export function decodeCounts(raw, { window, dtype: dtypeName, K, T }) {
-	const bytes = asBytes(raw);
-	const dtype = dtypeOf(dtypeName);
-	const [first, W] = Array.isArray(window) && window.length === 2 ? window.map(Number) : [0, 0];
-	if (!Number.isInteger(first) || !Number.isInteger(W) || W < 0) {
-		throw new Error(`_window must be [first, W], got ${JSON.stringify(window)}`);
-	}
-	const cells = K * K;
-	const expected = W * T * cells * dtype.size;
-	if (bytes.byteLength !== expected) {
-		throw new Error(`_counts has ${bytes.byteLength} bytes; [W=${W}, T=${T}, K=${K}, K] ${dtypeName} needs ${expected}`);
-	}
-	const data = toNumbers(bytes, dtype);
-	const has = (epoch) => epoch >= first && epoch < first + W;
-	return {
-		first,
-		W,
-		has,
-		getTile(epoch, tile) {
-			if (!has(epoch) || !(tile >= 0 && tile < T)) return null;
-			const start = ((epoch - first) * T + tile) * cells;
-			return data.subarray(start, start + cells);
-		},
-	};
-}
-
-/**
- * `_counts` bytes for `values` (flat, C order), as Python sends them: a DataView
- * starting `offset` bytes into its buffer, with slack after it, so a decoder has
- * to honour byteOffset and byteLength. For tests and the browser benchmark.
- */
-export function encodeCounts(values, { dtype = "int32", offset = 0 } = {}) {
-	const { size, set } = dtypeOf(dtype);
-	const view = new DataView(new ArrayBuffer(offset + (values.length + 1) * size), offset, values.length * size);
-	for (let i = 0; i < values.length; i++) view[set](i * size, values[i], true);
-	return view;
-}
+// -- counts packs (pack.js, the mirror of _pack.py) ------------------------------------
+export { decodePack, encodePack, PACK_DTYPES } from "./pack.js";
 
 // -- requests ----------------------------------------------------------------------------
 
@@ -138,6 +62,11 @@ export function imageRequest({ sample, epoch }) {
 	const request = { type: "image", sample };
 	if (epoch !== undefined) request.epoch = epoch;
 	return request;
+}
+
+/** The counts of `epochs` (answered in parts, each a pack; `[]` is answered at once: a ping). */
+export function countsRequest(epochs) {
+	return { type: "counts", epochs: [...epochs] };
 }
 
 // -- replies and records -------------------------------------------------------------------
@@ -200,11 +129,14 @@ export const readImageReply = reader({
 	history: listOf(readHistory),
 });
 const readErrorReply = reader({ type: same, id: same, error: same });
+/** A part of a `counts` reply; its one buffer is a pack. `done: false` until the last part. */
+export const readCountsReply = reader({ type: same, id: same, revision: same, done: same });
 
 /** The fields the frontend reads, per reply type and per record. */
 export const REPLY_FIELDS = Object.freeze({
 	cell: readCellReply.fields,
 	image: readImageReply.fields,
+	counts: readCountsReply.fields,
 	error: readErrorReply.fields,
 });
 export const RECORD_FIELDS = Object.freeze({
@@ -212,6 +144,8 @@ export const RECORD_FIELDS = Object.freeze({
 	box: readBox.fields,
 	history: readHistory.fields,
 	metric: readMetric.fields,
+	pack: PACK_FIELDS,
+	pack_block: PACK_BLOCK_FIELDS,
 });
 
 /**
@@ -224,6 +158,11 @@ export function replyStatus(msg) {
 	const { type, id, error } = readErrorReply(msg);
 	const failed = type === "error" || Boolean(error);
 	return { id, error: failed ? String(error || "unknown error") : null };
+}
+
+/** True for a part of a reply that more parts follow (`done: false`). */
+export function isPart(msg) {
+	return isObject(msg) && readCountsReply(msg).done === false;
 }
 
 /** The message buffer a `buffer` field points at, or null (−1, or out of range). */

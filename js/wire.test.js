@@ -1,7 +1,8 @@
 // wire.js against js/wire_schema.json, which Python generates from wire.py: the
 // trait names (in wire.js and in every module's source), the requests the
-// builders make, the fields read from replies and records, and the counts
-// encoding. A name changed on either side fails here.
+// builders make, the fields read from replies and records (pack headers too), and
+// the pack dtypes; then the counts pack itself: decodePack on random and
+// adversarial packs made by encodePack. A name changed on either side fails here.
 
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -11,14 +12,17 @@ import { createRequester } from "./requests.js";
 import { createFakeModel } from "./test_helpers.js";
 import {
 	bufferAt,
-	COUNT_DTYPES,
 	cellRequest,
-	decodeCounts,
-	encodeCounts,
+	countsRequest,
+	decodePack,
+	encodePack,
 	imageRequest,
+	isPart,
+	PACK_DTYPES,
 	RECORD_FIELDS,
 	REPLY_FIELDS,
 	readCellReply,
+	readCountsReply,
 	readImageReply,
 	readMetrics,
 	replyStatus,
@@ -28,6 +32,8 @@ import {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const schema = JSON.parse(readFileSync(join(HERE, "wire_schema.json"), "utf8"));
 const sorted = (list) => [...list].sort();
+/** The JSON header of a pack (a DataView from encodePack). */
+const headerOf = (view) => JSON.parse(new TextDecoder().decode(new Uint8Array(view.buffer, view.byteOffset + 4, view.getUint32(0, true))));
 const fieldsOf = ({ required, optional }) => sorted([...required, ...optional]);
 
 /** The source of every module of the bundle (not tests, not test doubles). */
@@ -109,6 +115,8 @@ describe("wire.js agrees with wire.py (js/wire_schema.json)", () => {
 			cellRequest({ epoch: 1, tile: 0, row: 2, col: 0 }),
 			imageRequest({ sample: 800, epoch: 3 }),
 			imageRequest({ sample: "a.png" }),
+			countsRequest(new Set([4, 2])),
+			countsRequest([]),
 		];
 		for (const body of built) requester.request(body).catch(() => {});
 		lifetime.abort();
@@ -126,11 +134,16 @@ describe("wire.js agrees with wire.py (js/wire_schema.json)", () => {
 		// With every argument given, a request uses all of the schema's fields.
 		expect(sorted(Object.keys(model.sent[0]))).toEqual(fieldsOf(schema.requests.cell));
 		expect(sorted(Object.keys(model.sent[2]))).toEqual(fieldsOf(schema.requests.image));
+		expect(sorted(Object.keys(model.sent[4]))).toEqual(fieldsOf(schema.requests.counts));
+		expect(model.sent[4].epochs).toEqual([4, 2]);
 	});
 
 	it("only wire.js builds requests", () => {
 		const kinds = Object.keys(schema.requests).join("|");
-		const builders = MODULES.filter(({ file, source }) => file !== "wire.js" && new RegExp(`type:\\s*["'](${kinds})["']`).test(source));
+		// static_model.js plays the kernel in a saved page: it builds replies, not requests.
+		const builders = MODULES.filter(
+			({ file, source }) => !["wire.js", "static_model.js"].includes(file) && new RegExp(`type:\\s*["'](${kinds})["']`).test(source),
+		);
 		expect(builders.map((m) => m.file)).toEqual([]);
 	});
 
@@ -155,8 +168,23 @@ describe("wire.js agrees with wire.py (js/wire_schema.json)", () => {
 		expect(sorted(Object.keys(readMetrics([full("metric")])[0]))).toEqual(fieldsOf(schema.records.metric));
 	});
 
-	it("knows the count dtypes", () => {
-		expect([...COUNT_DTYPES]).toEqual(schema.count_dtypes);
+	it("knows the pack dtypes", () => {
+		expect([...PACK_DTYPES]).toEqual(schema.pack_dtypes);
+	});
+
+	it("a pack's header and blocks carry exactly the schema's fields", () => {
+		const tiles = [
+			{ epoch: 0, tile: 0, values: [1, 0, 0, 2] },
+			{ epoch: 1, tile: 0, values: [0, 0, 0, 0] },
+			{ epoch: 2, tile: 0, values: [0, 0, 0, 9] },
+		];
+		const view = encodePack(tiles, { K: 2, force: "sparse" });
+		const head = JSON.parse(new TextDecoder().decode(new Uint8Array(view.buffer, 4, view.getUint32(0, true))));
+		expect(sorted(Object.keys(head))).toEqual(fieldsOf(schema.records.pack));
+		const keys = new Set(head.blocks.flatMap(Object.keys));
+		for (const k of keys) expect(fieldsOf(schema.records.pack_block)).toContain(k);
+		for (const b of head.blocks) expect(Object.keys(b)).toEqual(expect.arrayContaining(schema.records.pack_block.required));
+		expect(headerOf(encodePack(tiles, { K: 2, force: "dense" })).blocks[0]).toMatchObject({ enc: "dense", dtype: "uint8", offset: 0 });
 	});
 });
 
@@ -169,6 +197,19 @@ describe("replies", () => {
 		expect(image.history).toBeUndefined();
 		expect(readMetrics([null, 3, { label: "a" }])).toHaveLength(1);
 		expect(readMetrics(undefined)).toEqual([]);
+	});
+
+	it("reads counts replies; only done: false is a part", () => {
+		expect(readCountsReply({ type: "counts", id: 3, revision: 2, done: false, junk: 1 })).toEqual({
+			type: "counts",
+			id: 3,
+			revision: 2,
+			done: false,
+		});
+		expect(isPart({ type: "counts", id: 3, done: false })).toBe(true);
+		expect(isPart({ type: "counts", id: 3, done: true })).toBe(false);
+		expect(isPart({ type: "cell", id: 3 })).toBe(false);
+		expect(isPart(null)).toBe(false);
 	});
 
 	it("says which request a message answers and whether it failed", () => {
@@ -187,65 +228,218 @@ describe("replies", () => {
 	});
 });
 
-describe("decodeCounts", () => {
-	// W=2 epochs, T=2 tiles, K=2: value = 1000*w + 100*t + cell index.
-	const values = [];
-	for (let w = 0; w < 2; w++) for (let t = 0; t < 2; t++) for (let i = 0; i < 4; i++) values.push(1000 * w + 100 * t + i);
-	const int32 = (window, K = 2, T = 2) => ({ window, dtype: "int32", K, T });
+// -- counts packs ------------------------------------------------------------------------
 
-	it("honours byteOffset and reads C order [W, T, K, K]", () => {
-		const view = encodeCounts(values, { offset: 8 });
-		expect(view.byteOffset).toBe(8);
-		const d = decodeCounts(view, int32([5, 2]));
-		expect([...d.getTile(5, 0)]).toEqual([0, 1, 2, 3]);
-		expect([...d.getTile(5, 1)]).toEqual([100, 101, 102, 103]);
-		expect([...d.getTile(6, 1)]).toEqual([1100, 1101, 1102, 1103]);
-		expect(d.getTile(5, 0)).toBeInstanceOf(Int32Array);
-	});
+/** A seeded generator (mulberry32): the same random packs on every run. */
+function random(seed) {
+	return () => {
+		seed = (seed + 0x6d2b79f5) | 0;
+		let t = seed;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
 
-	it("copies correctly from an unaligned offset", () => {
-		const view = encodeCounts([-7, 2 ** 31 - 1, -(2 ** 31), 42], { offset: 3 });
-		expect([...decodeCounts(view, int32([0, 1], 2, 1)).getTile(0, 0)]).toEqual([-7, 2 ** 31 - 1, -(2 ** 31), 42]);
-	});
+/** {epoch: [dense K*K per tile]} from a decoded pack's blocks (rows not sent stay NaN). */
+function assemble(pack) {
+	const out = {};
+	for (const b of pack.blocks) {
+		out[b.epoch] ??= Array.from({ length: pack.T }, () => new Array(pack.K * pack.K).fill(Number.NaN));
+		const tile = out[b.epoch][b.tile];
+		for (let i = b.r0 * pack.K; i < b.r1 * pack.K; i++) tile[i] = 0;
+		if (b.enc === "dense") tile.splice(b.r0 * pack.K, b.values.length, ...b.values);
+		else for (let i = 0; i < b.nnz; i++) tile[b.positions[i]] = b.values[i];
+	}
+	return out;
+}
 
-	it("reads float64 counts (beyond int32), aligned or not", () => {
-		const big = [2 ** 31, 2 ** 53, -(2 ** 40), 0];
-		for (const offset of [0, 8, 4, 3]) {
-			const d = decodeCounts(encodeCounts(big, { dtype: "float64", offset }), { window: [0, 1], dtype: "float64", K: 2, T: 1 });
-			expect([...d.getTile(0, 0)], `offset ${offset}`).toEqual(big);
+/** {epoch: [tiles]} → encodePack's entries. */
+const entries = (epochs) =>
+	Object.entries(epochs).flatMap(([e, tiles]) => tiles.map((values, tile) => ({ epoch: Number(e), tile, values })));
+
+/** A pack from a header object and payload bytes, at `offset` in its buffer (for malformed packs). */
+function rawPack(header, payload = new Uint8Array(0), offset = 0) {
+	const json = new TextEncoder().encode(typeof header === "string" ? header : JSON.stringify(header));
+	const start = Math.ceil((4 + json.length) / 8) * 8;
+	const bytes = new Uint8Array(offset + start + payload.length);
+	new DataView(bytes.buffer).setUint32(offset, json.length, true);
+	bytes.set(json, offset + 4);
+	bytes.set(payload, offset + start);
+	return new DataView(bytes.buffer, offset, start + payload.length);
+}
+
+function randomTiles(rnd, { K, T, E, density, lo = 0, hi = 50 }) {
+	const epochs = {};
+	for (let e = 0; e < E; e++) {
+		epochs[e * 3 + 1] = Array.from({ length: T }, () =>
+			Array.from({ length: K * K }, () => (rnd() < density ? Math.floor(lo + rnd() * (hi - lo + 1)) || 1 : 0)),
+		);
+	}
+	return epochs;
+}
+
+describe("decodePack", () => {
+	it("round-trips random packs: any K, T, density, row blocks and byte offset", () => {
+		const rnd = random(7);
+		for (let trial = 0; trial < 40; trial++) {
+			const K = [1, 2, 3, 7, 16, 33][trial % 6];
+			const T = 1 + (trial % 3);
+			const density = [0, 0.02, 0.3, 1][trial % 4];
+			const signed = trial % 5 === 0;
+			const epochs = randomTiles(rnd, { K, T, E: 1 + (trial % 3), density, lo: signed ? -300 : 0, hi: [3, 300, 70000][trial % 3] });
+			const rowsPerBlock = 1 + (trial % K);
+			const offset = trial % 9;
+			const pack = decodePack(encodePack(entries(epochs), { K, T, revision: trial, rowsPerBlock, offset }));
+			expect(pack).toMatchObject({ v: 1, K, T, revision: trial });
+			expect(pack.blocks).toHaveLength(Object.keys(epochs).length * T * Math.ceil(K / rowsPerBlock));
+			expect(assemble(pack), `trial ${trial}`).toEqual(epochs);
 		}
 	});
 
-	it("accepts an ArrayBuffer and a Uint8Array", () => {
-		const view = encodeCounts(values);
-		expect(decodeCounts(view.buffer.slice(0, 64), int32([0, 2])).getTile(1, 0)[3]).toBe(1003);
-		const bytes = new Uint8Array(view.buffer, 0, 64);
-		expect(decodeCounts(bytes, int32([0, 2])).getTile(0, 1)[0]).toBe(100);
+	it("sparse positions are absolute flat indices within the tile", () => {
+		const values = [0, 0, 0, 0, 5, 0, 0, 0, 7];
+		const pack = decodePack(encodePack([{ epoch: 0, tile: 0, values }], { K: 3, rowsPerBlock: 1, force: "sparse" }));
+		const [, middle, last] = pack.blocks;
+		expect(middle).toMatchObject({ r0: 1, r1: 2, enc: "sparse", nnz: 1 });
+		expect([...middle.positions]).toEqual([4]);
+		expect([...last.positions]).toEqual([8]);
+		expect([...last.values]).toEqual([7]);
+		expect(pack.blocks[0]).toMatchObject({ nnz: 0 });
 	});
 
-	it("returns null outside the window or the tiles", () => {
-		const d = decodeCounts(encodeCounts(values, { offset: 8 }), int32([5, 2]));
-		expect(d.getTile(4, 0)).toBeNull();
-		expect(d.getTile(7, 0)).toBeNull();
-		expect(d.getTile(5, 2)).toBeNull();
-		expect(d.has(6)).toBe(true);
-		expect(d.has(7)).toBe(false);
+	it("all zeros: empty sparse blocks, no payload", () => {
+		const view = encodePack([{ epoch: 4, tile: 0, values: new Array(9).fill(0) }], { K: 3 });
+		expect(headerOf(view).blocks).toEqual([{ epoch: 4, tile: 0, rows: [0, 3], enc: "sparse", nnz: 0 }]);
+		expect(assemble(decodePack(view))).toEqual({ 4: [new Array(9).fill(0)] });
 	});
 
-	it("explains a byte length that does not match the shape", () => {
-		const bytes = encodeCounts(values, { offset: 8 });
-		expect(() => decodeCounts(bytes, int32([0, 3]))).toThrow(/64 bytes.*int32 needs 96/);
-		expect(() => decodeCounts(bytes, int32("x"))).toThrow(/64 bytes/);
-		expect(() => decodeCounts(bytes, int32([0.5, 2]))).toThrow(/_window/);
-		expect(() => decodeCounts(bytes, { window: [0, 2], dtype: "float64", K: 2, T: 2 })).toThrow(/64 bytes.*float64 needs 128/);
+	it("one huge count (2**40) is float64, exact, and marked wide", () => {
+		const values = new Array(16).fill(0);
+		values[5] = 2 ** 40;
+		const view = encodePack([{ epoch: 0, tile: 0, values }], { K: 4, offset: 3 });
+		expect(headerOf(view).blocks[0]).toMatchObject({ enc: "sparse", val: { dtype: "float64" } });
+		const pack = decodePack(view);
+		expect(pack.blocks[0].wide).toBe(true);
+		expect(pack.blocks[0].values[0]).toBe(2 ** 40);
+		expect(assemble(pack)[0][0][5]).toBe(2 ** 40);
 	});
 
-	it("explains an unknown dtype", () => {
-		const bytes = encodeCounts(values);
-		expect(() => decodeCounts(bytes, { window: [0, 2], dtype: "int64", K: 2, T: 2 })).toThrow(
-			/_counts_dtype is "int64"; expected one of float64, int32/,
+	it("float64 counts up to 2**53 decode exactly; beyond cannot be encoded", () => {
+		const values = [2 ** 53, -(2 ** 53), 2 ** 31, 0];
+		for (const force of ["dense", "sparse"]) {
+			const pack = decodePack(encodePack([{ epoch: 0, tile: 0, values }], { K: 2, force, offset: 5 }));
+			expect(assemble(pack)[0][0], force).toEqual(values);
+		}
+		expect(() => encodePack([{ epoch: 0, tile: 0, values: [2 ** 54, 0, 0, 0] }], { K: 2 })).toThrow(/2\*\*53/);
+	});
+
+	it("fully dense tiles choose dense; signed differences use signed dtypes", () => {
+		const full = Array.from({ length: 100 }, (_, i) => 1 + (i % 200));
+		expect(headerOf(encodePack([{ epoch: 0, tile: 0, values: full }], { K: 10 })).blocks[0]).toMatchObject({
+			enc: "dense",
+			dtype: "uint8",
+		});
+		const signed = Array.from({ length: 100 }, (_, i) => (i % 2 ? -(i * 400) : i));
+		const view = encodePack([{ epoch: 0, tile: 0, values: signed }], { K: 10, offset: 1 });
+		expect(headerOf(view).blocks[0]).toMatchObject({ enc: "dense", dtype: "int32" });
+		expect(assemble(decodePack(view))[0][0]).toEqual(signed);
+		const small = decodePack(encodePack([{ epoch: 0, tile: 0, values: [-1, 2, -3, 0] }], { K: 2, force: "dense" }));
+		expect(small.blocks[0].values).toBeInstanceOf(Int8Array);
+	});
+
+	it("K = 1", () => {
+		for (const values of [[0], [1], [2 ** 32], [-5]]) {
+			expect(assemble(decodePack(encodePack([{ epoch: 0, tile: 0, values }], { K: 1 })))[0][0]).toEqual(values);
+		}
+	});
+
+	it("accepts a DataView at any offset, an ArrayBuffer and a Uint8Array; views aligned data, copies the rest", () => {
+		const values = Array.from({ length: 64 }, (_, i) => i * 1000);
+		const aligned = encodePack([{ epoch: 0, tile: 0, values }], { K: 8, offset: 8, force: "dense" });
+		const a = decodePack(aligned);
+		expect(a.blocks[0].values.buffer).toBe(aligned.buffer);
+		const odd = encodePack([{ epoch: 0, tile: 0, values }], { K: 8, offset: 3, force: "dense" });
+		const b = decodePack(odd);
+		expect(b.blocks[0].values.buffer).not.toBe(odd.buffer);
+		expect([...b.blocks[0].values]).toEqual(values);
+		const copy = odd.buffer.slice(3, 3 + odd.byteLength);
+		expect([...decodePack(copy).blocks[0].values]).toEqual(values);
+		expect([...decodePack(new Uint8Array(odd.buffer, 3, odd.byteLength)).blocks[0].values]).toEqual(values);
+	});
+
+	it("no bytes at all is no pack (Colab drops comm-open buffers)", () => {
+		expect(decodePack(undefined)).toBeNull();
+		expect(decodePack(null)).toBeNull();
+		expect(decodePack(new DataView(new ArrayBuffer(0)))).toBeNull();
+		expect(() => decodePack("abc")).toThrow(/expected bytes/);
+	});
+
+	describe("explains a bad pack", () => {
+		const good = encodePack(
+			[
+				{ epoch: 0, tile: 0, values: [1, 2, 3, 4] },
+				{ epoch: 1, tile: 0, values: [0, 0, 0, 9] },
+			],
+			{ K: 2, force: "sparse" },
 		);
-		expect(() => decodeCounts(bytes, { window: [0, 2], dtype: undefined, K: 2, T: 2 })).toThrow(/_counts_dtype/);
-		expect(() => encodeCounts(values, { dtype: "uint8" })).toThrow(/_counts_dtype/);
+		const block = { epoch: 0, tile: 0, rows: [0, 2], enc: "dense", dtype: "uint8", offset: 0 };
+		const head = (blocks, extra = {}) => ({ v: 1, K: 2, T: 1, revision: 0, blocks, ...extra });
+		const payload = new Uint8Array(8).fill(1);
+
+		it("truncated anywhere", () => {
+			const bytes = new Uint8Array(good.buffer, good.byteOffset, good.byteLength);
+			const start = Math.ceil((4 + good.getUint32(0, true)) / 8) * 8;
+			// The second epoch's one value is the payload's byte 24 (each array starts at a multiple of 8).
+			for (const n of [1, 3, 4, 10, start - 1, start + 3, start + 24]) {
+				expect(() => decodePack(bytes.slice(0, n)), `${n} bytes`).toThrow(/truncated/);
+			}
+		});
+
+		it("header: not JSON, unknown version, bad shape", () => {
+			expect(() => decodePack(rawPack("{nope"))).toThrow(/header is not JSON/);
+			expect(() => decodePack(rawPack(head([], { v: 2 })))).toThrow(/version 2 is not supported/);
+			expect(() => decodePack(rawPack([1, 2]))).toThrow(/version undefined/);
+			expect(() => decodePack(rawPack(head([], { K: 0 })))).toThrow(/K=0/);
+			expect(() => decodePack(rawPack(head([], { revision: "x" })))).toThrow(/revision/);
+			expect(() => decodePack(rawPack(head("x")))).toThrow(/no list of blocks/);
+		});
+
+		it("blocks: unknown dtype or encoding, rows, tiles, offsets out of range", () => {
+			const bad =
+				(changes, bytes = payload) =>
+				() =>
+					decodePack(rawPack(head([{ ...block, ...changes }]), bytes));
+			expect(bad({ dtype: "int64" })).toThrow(/dtype "int64"; expected one of float64, int16, int32, int8, uint16, uint32, uint8/);
+			expect(bad({ enc: "zstd" })).toThrow(/encoding "zstd"/);
+			expect(bad({ rows: [0, 3] })).toThrow(/rows \[0,3\]/);
+			expect(bad({ rows: [1, 1] })).toThrow(/rows/);
+			expect(bad({ rows: "all" })).toThrow(/rows/);
+			expect(bad({ tile: 1 })).toThrow(/tile 1 \(T=1\)/);
+			expect(bad({ epoch: -1 })).toThrow(/epoch -1/);
+			expect(bad({ offset: 8 })).toThrow(/truncated: block 0/);
+			expect(bad({ offset: -8 })).toThrow(/offset -8/);
+			expect(bad({ dtype: "float64" })).toThrow(/truncated/);
+			expect(bad({}, new Uint8Array(2))).toThrow(/truncated/);
+			expect(() => decodePack(rawPack(head([null])))).toThrow(/block 0/);
+		});
+
+		it("sparse blocks: nnz, positions that repeat or leave the block", () => {
+			const sparse = (nnz, gaps, extra = {}) => {
+				const bytes = new Uint8Array(16);
+				bytes.set(gaps);
+				bytes.fill(1, 8);
+				const b = { ...block, enc: "sparse", nnz, pos: { dtype: "uint8", offset: 0 }, val: { dtype: "uint8", offset: 8 }, ...extra };
+				return () => decodePack(rawPack(head([b]), bytes));
+			};
+			expect(sparse(2, [1, 2])().blocks[0].positions).toEqual(new Uint32Array([1, 3]));
+			expect(sparse(5, [0, 1, 1, 1, 1])).toThrow(/nnz 5 for 4 cells/);
+			expect(sparse(2, [1, 0])).toThrow(/position gap of 0 at entry 1/);
+			expect(sparse(2, [2, 2])).toThrow(/beyond its 4 cells/);
+			expect(sparse(1, [0], { val: { dtype: "uint8", offset: 16 } })).toThrow(/truncated/);
+			expect(sparse(1, [0], { pos: { dtype: "int64", offset: 0 } })).toThrow(/pos has dtype "int64"/);
+			expect(sparse(1, [0], { pos: undefined })).toThrow(/pos offset/);
+			expect(sparse(-1, [])).toThrow(/nnz -1/);
+		});
 	});
 });

@@ -766,3 +766,25 @@ def test_a_single_output_column_is_a_binary_score_as_in_from_predictions(dtype, 
     np.testing.assert_allclose(rec.run.confidence(0), ref.source.confidence(0), atol=1e-6)
     with pytest.raises(ValueError, match="one column is a binary score: for 2 labels"):
         ConfusionRecorder(["a", "b", "c"]).update(scores, y)
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch", "mixed"])
+def test_the_recorder_records_p_true_and_the_margin_as_from_predictions(lib, tmp_path):
+    yt, logits = make_data(n=120, epochs=3)
+    rec = ConfusionRecorder(LABELS, store=tmp_path / "runs.db", run="r")
+    for e in range(3):
+        for idx in batches(120, 32, seed=e):
+            out = torch.from_numpy(logits[e][idx]) if lib != "numpy" else logits[e][idx]
+            target = torch.from_numpy(yt[idx]) if lib == "torch" else yt[idx]
+            rec.update(out, target, sample_ids=idx)
+        rec.end_epoch()
+    ref = ConfusionWidget.from_predictions(yt, logits).source
+    order = rec.run.sample_ids()  # the first epoch's order
+    for e in range(3):
+        np.testing.assert_allclose(rec.run.p_true(e), ref.p_true(e)[order], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(rec.run.margin(e), ref.margin(e)[order], rtol=1e-5, atol=1e-6)
+    rec.close()
+    logged = ConfusionWidget.from_store(tmp_path / "runs.db", "r").dynamics()
+    expected = ref.dynamics().take(order)
+    for column in ("confidence", "variability", "aum", "forgetting_events", "first_learned"):
+        np.testing.assert_allclose(logged[column], expected[column], rtol=1e-5, atol=1e-6)

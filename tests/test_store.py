@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import confusion_widget._store_schema as schema_mod
-from confusion_widget import ConfusionWidget, RunStore
+from confusion_widget import ConfusionWidget, ConfusionWidgetWarning, RunStore
 from confusion_widget.images import Encoded, ImageProvider
 from confusion_widget.store import RunExistsError, RunInfo, RunStoreError
 
@@ -175,7 +175,7 @@ def test_schema_version_is_checked(tmp_path):
     con.commit()
     con.close()
     for mode in ("r", "a"):
-        with raises_naming(RunStoreError, path, "has run-log schema version '99'", "reads versions 1 to 2"):
+        with raises_naming(RunStoreError, path, "has run-log schema version '99'", "reads versions 1 to 3"):
             RunStore(path, mode=mode)
 
 
@@ -380,6 +380,8 @@ def make_v1_log(path):
         store.append_epoch("r2", [0, 1], [1, 1])
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE runs DROP COLUMN uid")
+    con.execute("ALTER TABLE epochs DROP COLUMN p_true")
+    con.execute("ALTER TABLE epochs DROP COLUMN margin")
     con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -408,7 +410,7 @@ def test_version_1_log_is_read_as_is_and_migrated_by_a_writer(tmp_path):
         infos = store.runs()
         assert store.append_epoch(infos[0], *epoch_arrays(5, 2)) == 2
     version, uids = schema_of(path)
-    assert version == "2"
+    assert version == "3"
     assert [i.uid for i in infos] == uids
     assert len(set(uids)) == 2
     assert all(uids)
@@ -636,3 +638,40 @@ def test_epoch_numbers_continue_after_a_gap(tmp_path):
     with RunStore(path) as store:
         assert store.append_epoch("r1", *epoch_arrays(5, 3)) == 3  # not a clash with epoch 2
         assert store.load("r1").n_epochs == 3
+
+
+def test_training_signals_round_trip_and_version_2_logs_stay_readable(tmp_path):
+    path = tmp_path / "runs.db"
+    rng = np.random.default_rng(0)
+    p = rng.random((2, 5)).astype(np.float32)
+    m = rng.normal(size=(2, 5)).astype(np.float32)
+    with RunStore(path) as store:
+        store.create_run("r", LABELS, np.arange(5))
+        for e in range(2):
+            store.append_epoch("r", *epoch_arrays(5, e), p_true=p[e], margin=m[e])
+        with pytest.raises(ValueError, match=r"p_true must be finite and in \[0, 1\]"):
+            store.append_epoch("r", *epoch_arrays(5, 2), p_true=p[0] + 1)
+        with pytest.raises(ValueError, match=r"margin must be \(5,\)"):
+            store.append_epoch("r", *epoch_arrays(5, 2), margin=m)
+    with RunStore(path, mode="r") as store:
+        run = store.load("r")
+    np.testing.assert_array_equal(np.stack([run.p_true(e) for e in range(2)]), p)
+    np.testing.assert_array_equal(np.stack([run.margin(e) for e in range(2)]), m)
+    assert not np.isnan(run.dynamics()["aum"]).any()
+    # the same log as version 2 wrote it: no signals, read as is, dynamics say what is missing
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE epochs DROP COLUMN p_true")
+    con.execute("ALTER TABLE epochs DROP COLUMN margin")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    with RunStore(path, mode="r") as store:
+        old = store.load("r")
+    assert old.p_true(0) is None and old.margin(1) is None
+    with pytest.warns(ConfusionWidgetWarning, match="aum needs the margins"):
+        assert np.isnan(old.dynamics()["aum"]).all()
+    with RunStore(path) as store:  # a writer migrates it; old epochs keep no signals
+        store.append_epoch("r", *epoch_arrays(5, 2), p_true=p[0], margin=m[0])
+    with RunStore(path, mode="r") as store:
+        mixed = store.load("r")
+    assert mixed.p_true(0) is None and mixed.p_true(2) is not None

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from pack_decode import blocks, decode
 
-from confusion_widget import ConfusionWidget, ConfusionWidgetWarning, Run
+from confusion_widget import ConfusionWidget, ConfusionWidgetWarning, Run, wire
 from confusion_widget.wire import answer
 
 
@@ -33,8 +34,7 @@ def test_matrix_widget_basics():
     assert w.matrix.tolist() == [[5, 1], [2, 7]]
     assert w.matrices.shape == (1, 2, 2)
     assert w.n_epochs == 1 and w.epoch == 0
-    assert np.frombuffer(w._counts, "<i4").tolist() == [5, 1, 2, 7]
-    assert w._window == [0, 1]
+    assert decode(w._counts)[1][0].tolist() == [[[5, 1], [2, 7]]]
     assert w._accuracy == [[pytest.approx(12 / 15)]]
     assert w.selected_samples == [] and not w._has_samples
 
@@ -242,7 +242,7 @@ def test_unknown_request_types_are_answered(monkeypatch):
             {
                 "type": "error",
                 "id": 4,
-                "error": "ValueError: unknown request type 'nope'; expected one of ['cell', 'image'].",
+                "error": "ValueError: unknown request type 'nope'; expected one of ['cell', 'counts', 'image'].",
             },
             [],
         )
@@ -294,24 +294,31 @@ def test_bare_matrix_cells_have_no_samples(monkeypatch):
     assert out[-1][0]["total"] == 0
 
 
-def test_epoch_window_beyond_budget(monkeypatch):
-    monkeypatch.setattr(ConfusionWidget, "wire_budget", 3 * 4 * 4 * 4)  # 3 epochs of 4x4 int32
-    mats = np.arange(10)[:, None, None] * np.ones((10, 4, 4), dtype=int)
+def test_initial_counts_are_the_epochs_nearest_the_current_one(monkeypatch):
+    monkeypatch.setattr(wire, "INITIAL_BYTES", 3 * (16 + 120))  # room for 3 dense 4×4 uint8 epochs
+    mats = np.arange(1, 11)[:, None, None] * np.ones((10, 4, 4), dtype=int)
     w = ConfusionWidget(mats)
+    assert sorted(decode(w._counts)[1]) == [7, 8, 9]
+    assert ConfusionWidget(mats, epoch=4)._counts != w._counts
+    assert sorted(decode(ConfusionWidget(mats, epoch=4)._counts)[1]) == [3, 4, 5]
 
-    def window_epochs():
-        first, n = w._window
-        block = np.frombuffer(w._counts, "<i4").reshape(n, 1, 4, 4)
-        assert n == 3
-        return first, block[:, 0, 0, 0].tolist()
 
-    assert window_epochs() == (7, [7, 8, 9])
-    w.epoch = 8  # inside, not at an edge that can move: nothing resent
-    assert window_epochs() == (7, [7, 8, 9])
-    w.epoch = 7  # at the lower edge: re-centred
-    assert window_epochs() == (6, [6, 7, 8])
-    w.epoch = 0
-    assert window_epochs() == (0, [0, 1, 2])
+def test_counts_requests_are_answered_in_parts_under_the_chunk_size(monkeypatch):
+    rng = np.random.default_rng(0)
+    mats = rng.integers(0, 1000, (3, 200, 200))  # dense: 80 kB a tile as uint16
+    w = ConfusionWidget(mats)
+    monkeypatch.setattr(wire, "CHUNK_BYTES", 50_000)
+    out = sent(w, monkeypatch)
+    w._on_msg(w, {"type": "counts", "id": 5, "epochs": [2, 0, 2]}, [])
+    assert [m["done"] for m, _ in out] == [False] * (len(out) - 1) + [True]
+    assert all(m == {"type": "counts", "id": 5, "revision": 0, "done": m["done"]} for m, _ in out)
+    assert max(len(b[0]) for _, b in out) <= 50_000
+    rows = [(blk[0], blk[2]) for _, b in out for blk in blocks(b[0])]
+    assert sorted({e for e, _ in rows}) == [0, 2]  # each epoch once, though asked twice
+    assert len(rows) == len(set(rows))
+    whole = decode(*(b[0] for _, b in out))[1]
+    np.testing.assert_array_equal(whole[0][0], mats[0])
+    np.testing.assert_array_equal(whole[2][0], mats[2])
 
 
 def test_live_run_follows_latest_epoch_unless_moved():

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pack_decode import blocks, decode, header
 
 from confusion_widget import ConfusionWidget, Run
 from confusion_widget.wire import (
+    CHUNK_BYTES,
     MAX_PAGE,
     REPLIES,
     Box,
@@ -18,8 +20,8 @@ from confusion_widget.wire import (
     ImageReply,
     Sample,
     answer,
-    counts_window,
-    encode_counts,
+    counts_state,
+    respond,
     schema_json,
 )
 
@@ -27,7 +29,7 @@ SCHEMA = Path(__file__).parents[1] / "js" / "wire_schema.json"
 
 
 def test_committed_schema_is_current():
-    # if this fails: .venv/bin/python -m confusion_widget.wire > js/wire_schema.json
+    # if this fails: .venv/bin/python scripts/wire_schema.py > js/wire_schema.json
     assert SCHEMA.read_text() == schema_json()
 
 
@@ -130,18 +132,103 @@ def test_pages_are_bounded():
     assert reply["offset"] == 0 and len(reply["samples"]) == 1
 
 
-def test_encode_counts_chooses_the_width():
-    data, dtype = encode_counts(np.array([[[[1, -2]]]]))
-    assert dtype == "int32" and np.frombuffer(data, "<i4").tolist() == [1, -2]
-    data, dtype = encode_counts(np.array([[[[2**31, -(2**31)]]]]))
-    assert dtype == "float64" and np.frombuffer(data, "<f8").tolist() == [2**31, -(2**31)]
+ADVERSARIAL = {
+    "all zeros": np.zeros((2, 1, 5, 5), np.int64),
+    "K = 1": np.array([[[[3]]], [[[0]]]]),
+    "one huge count": np.pad(np.array([[[[2**40]]]]), ((0, 0), (0, 0), (0, 3), (0, 3))),
+    "fully dense": np.random.default_rng(1).integers(1, 70_000, (2, 2, 30, 30)),
+    "signed differences": np.random.default_rng(2).integers(-300, 300, (1, 3, 20, 20)),
+    "beyond int32": np.array([[[[2**33, -(2**31) - 5], [0, 1]]]]),
+    "random sparse": np.random.default_rng(3).binomial(1, 0.02, (3, 1, 400, 400)) * 17,
+}
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_packs_hold_every_count_exactly(name):
+    mats = ADVERSARIAL[name]
+    pack = counts_state(mats, 0, revision=7, budget=10**9)
+    head, epochs = decode(pack)
+    assert (head["v"], head["K"], head["T"], head["revision"]) == (1, mats.shape[-1], mats.shape[1], 7)
+    assert sorted(epochs) == list(range(len(mats)))
+    for e, m in epochs.items():
+        np.testing.assert_array_equal(m, mats[e])
+    assert header(pack)["blocks"][0]["rows"] == [0, mats.shape[-1]]
+
+
+def test_packs_choose_the_smaller_encoding_and_narrowest_width():
+    sparse = np.zeros((1, 1, 1000, 1000), np.int64)
+    sparse[0, 0, np.arange(1000), np.arange(1000)] = 40
+    (block,) = header(counts_state(sparse, 0, 0))["blocks"]
+    assert (block["enc"], block["nnz"], block["pos"]["dtype"], block["val"]["dtype"]) == (
+        "sparse",
+        1000,
+        "uint16",
+        "uint8",
+    )
+    dense = np.full((1, 1, 10, 10), 300)
+    (block,) = header(counts_state(dense, 0, 0))["blocks"]
+    assert (block["enc"], block["dtype"]) == ("dense", "uint16")
+    assert len(counts_state(sparse, 0, 0)) < 4_000  # dense int32 would be 4 MB
     with pytest.raises(ValueError, match="2\\*\\*53"):
-        encode_counts(np.array([2**60]))
+        counts_state(np.array([[[[2**60]]]]), 0, 0)
 
 
-def test_counts_window_moves_only_when_needed():
-    mats = np.zeros((10, 1, 2, 2), np.int64)
-    first = counts_window(mats, 9, None, budget=3 * 16)
-    assert first["_window"] == [7, 3] and len(first["_counts"]) == 3 * 16
-    assert counts_window(mats, 8, [7, 3], budget=3 * 16) == {}
-    assert counts_window(mats, 7, [7, 3], budget=3 * 16)["_window"] == [6, 3]  # at the edge: re-centre
+def test_counts_parts_split_even_a_dense_epoch_under_the_chunk_size():
+    mats = np.random.default_rng(0).integers(0, 2**20, (2, 1, 1000, 1000))  # 4 MB a tile
+    src = ConfusionWidget(np.eye(2, dtype=int)).source
+    parts = list(respond(src, {"type": "counts", "id": 9, "epochs": [1, 0]}, matrices=mats, revision=2))
+    assert len(parts) >= 8 and all(len(b[0]) < CHUNK_BYTES + 4096 for _, b in parts)
+    assert [m["done"] for m, _ in parts][-1] and not any(m["done"] for m, _ in parts[:-1])
+    assert next(blk[0] for _, b in parts for blk in blocks(b[0])) == 1  # in the order asked
+    whole = decode(*(b[0] for _, b in parts))[1]
+    np.testing.assert_array_equal(whole[0], mats[0])
+    np.testing.assert_array_equal(whole[1], mats[1])
+
+
+@pytest.mark.parametrize(
+    ("epochs", "match"),
+    [
+        ([5], "epoch 5 is out of range"),
+        ([-1], "epoch -1 is out of range"),
+        ("0", "'epochs' must be a list"),
+        ([True], "'epochs' must be a list of integers"),
+        (None, "'epochs' must be a list"),
+    ],
+)
+def test_bad_counts_requests_get_an_error(epochs, match):
+    mats = np.zeros((2, 1, 2, 2), np.int64)
+    src = ConfusionWidget(np.eye(2, dtype=int)).source
+    ((reply, buffers),) = respond(
+        src, {"type": "counts", "id": 1, "epochs": epochs}, matrices=mats, revision=0
+    )
+    assert reply["type"] == "error" and match in reply["error"] and buffers == []
+    ((empty, _),) = respond(src, {"type": "counts", "id": 1, "epochs": []}, matrices=mats, revision=0)
+    assert empty["done"] and header(_[0])["blocks"] == []
+
+
+def test_a_page_of_big_thumbnails_stays_one_small_message(monkeypatch):
+    from confusion_widget import wire
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (300, 96, 96, 3), dtype=np.uint8)  # incompressible thumbnails
+    w = ConfusionWidget.from_predictions(np.zeros(300, int), np.zeros(300, int), images=noise)
+    monkeypatch.setattr(wire, "CHUNK_BYTES", 100_000)
+    reply, buffers = answer(
+        w.source, {"type": "cell", "id": 1, "epoch": 0, "tile": 0, "row": 0, "col": 0, "limit": 500}
+    )
+    assert 1 < len(reply["samples"]) < 300 and reply["total"] == 300
+    assert sum(map(len, buffers)) < 100_000 + max(map(len, buffers))
+    more, _ = answer(
+        w.source,
+        {
+            "type": "cell",
+            "id": 2,
+            "epoch": 0,
+            "tile": 0,
+            "row": 0,
+            "col": 0,
+            "offset": len(reply["samples"]),
+            "limit": 500,
+        },
+    )
+    assert more["samples"][0]["id"] == len(reply["samples"])

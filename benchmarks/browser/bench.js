@@ -3,9 +3,11 @@
 // times it with the widget's own User Timing measures plus an end-to-end figure
 // that waits for the browser to produce the frame; runs a plotly heatmap of the
 // same matrices as the peer. Everything is exposed on `window.bench`. The counts
-// are encoded and read back with the bundle's own wire functions (js/wire.js).
+// travel as Python sends them: one pack (js/wire.js encodePack) in `_counts` holding
+// every epoch, read back by the widget's own decoder; the fake model answers no
+// messages (every epoch is in `_counts`, so none is asked for).
 
-import widget, { decodeCounts, encodeCounts } from "/widget.js";
+import widget, { encodePack } from "/widget.js";
 
 const host = document.getElementById("host");
 const plot = document.getElementById("plot");
@@ -74,10 +76,14 @@ function makeCounts(K, E, T = 1, seed = 1) {
 	return data;
 }
 
-/** A data set: the `_counts` trait as Python sends it (int32), and its decoded tiles. */
+/** A data set: the `_counts` trait as Python sends it (a pack of every epoch), and the raw tiles. */
 function makeDataSet(K, E, T) {
-	const counts = encodeCounts(makeCounts(K, E, T));
-	return { counts, tiles: decodeCounts(counts, { window: [0, E], dtype: "int32", K, T }) };
+	const data = makeCounts(K, E, T);
+	const cells = K * K;
+	const tile = (e, t) => data.subarray((e * T + t) * cells, (e * T + t + 1) * cells);
+	const entries = [];
+	for (let e = 0; e < E; e++) for (let t = 0; t < T; t++) entries.push({ epoch: e, tile: t, values: tile(e, t) });
+	return { counts: encodePack(entries, { K, T, revision: 0 }), tiles: { getTile: tile } };
 }
 
 /** Share of off-diagonal cells that are non-zero in one tile (K × K counts). */
@@ -102,6 +108,8 @@ function meanFill(set, K, E) {
 function fakeModel(attrs) {
 	const handlers = new Map();
 	const model = {
+		// Nothing answers messages here: say so, so the widget does not ping for a kernel.
+		comm_live: false,
 		sent: [],
 		get: (k) => attrs[k],
 		set(k, v) {
@@ -145,8 +153,6 @@ function traits(K, E, T, set) {
 		page_size: 25,
 		title: "",
 		_counts: set.counts,
-		_counts_dtype: "int32",
-		_window: [0, E],
 		_revision: 0,
 		_accuracy: Array.from({ length: E }, (_, e) =>
 			Array.from({ length: T }, (_, t) => {

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ._util import is_torch_tensor, to_numpy
-from .matrix import scores_to_predictions
+from .matrix import check_class_ids, score_signals
 
 
 def torch_module() -> Any:
@@ -20,31 +20,54 @@ def torch_module() -> Any:
     return sys.modules.get("torch")
 
 
-def reduce_scores(x: Any) -> tuple[Any, ...]:
-    """``(B, K)`` scores → per-row (class, max score, softmax denominator, row sum)
-    and the batch's minimum score, computed where ``x`` lives.
+def reduce_scores(x: Any, target: Any) -> tuple[Any, ...]:
+    """``(B, K)`` scores and ``(B,)`` targets → per row (class, max score, softmax
+    denominator, row sum, true class' score, largest other score) and the batch's
+    minimum score, computed where ``x`` lives.
 
     Whether the scores are probabilities or logits is decided per *epoch* at
-    ``end_epoch`` (as :func:`~confusion_widget.matrix.scores_to_predictions` does
-    for a whole array) from the row sums and the minimum, so nothing here needs a
-    value on the host. The softmax of the winner is ``1 / sum(exp(s - s_max))``.
+    ``end_epoch`` (as :func:`~confusion_widget.matrix.score_signals` does for a
+    whole array) from the row sums and the minimum, so nothing here needs a value on
+    the host. The softmax of the winner is ``1 / sum(exp(s - s_max))``, of the true
+    class ``exp(s_true - s_max) / sum(exp(s - s_max))``. Targets are validated at
+    ``end_epoch``; here they are clamped into range, so a bad one cannot fault a GPU.
     """
+    k = x.shape[1]
     if is_torch_tensor(x):
         torch = torch_module()
         x = x.detach()
         if not torch.is_floating_point(x) or x.dtype in (torch.float16, torch.bfloat16):
             x = x.float()  # half precision would round the softmax sums
+        t = (
+            target.detach().long()
+            if is_torch_tensor(target)
+            else torch.as_tensor(target, device=x.device).long()
+        )
+        if t.device != x.device:  # targets elsewhere than the outputs: the user's own copy
+            t = t.to(x.device)
+        t = t.clamp(0, k - 1)[:, None]
         top, pred = x.max(dim=1)  # first maximal index on ties, as numpy's argmax
-        denom = (x - top[:, None]).exp_().sum(dim=1)
-        return pred, top, denom, x.sum(dim=1), x.amin()
+        # One buffer, s = x - top, serves all the rest: the true class' score, then
+        # (its own entry masked) the largest other score, then (exponentiated) the
+        # softmax denominator without the true class.
+        s = x - top[:, None]
+        true = s.gather(1, t)[:, 0]
+        other = s.scatter_(1, t, float("-inf")).amax(dim=1)
+        denom = s.exp_().sum(dim=1) + true.exp()
+        return pred, top, denom, x.sum(dim=1), top + true, top + other, x.amin()
     x = np.asarray(x)
     if x.dtype.kind not in "f" or x.dtype == np.float16:
         x = x.astype(np.float32)
+    t = np.clip(to_numpy(target, "targets").astype(np.int64), 0, k - 1)
+    rows = np.arange(len(x))
     pred = x.argmax(axis=1)
-    top = np.take_along_axis(x, pred[:, None], axis=1)[:, 0]
-    shifted = x - top[:, None]
-    np.exp(shifted, out=shifted)
-    return pred, top, shifted.sum(axis=1), x.sum(axis=1), x.min()
+    top = x[rows, pred]
+    s = x - top[:, None]
+    true = s[rows, t]
+    s[rows, t] = -np.inf
+    other = s.max(axis=1)
+    np.exp(s, out=s)
+    return pred, top, s.sum(axis=1) + np.exp(true), x.sum(axis=1), top + true, top + other, x.min()
 
 
 def keep(x: Any) -> Any:
@@ -71,6 +94,8 @@ class EpochBuffer:
     top: list[Any] = field(default_factory=list)
     denom: list[Any] = field(default_factory=list)
     row_sum: list[Any] = field(default_factory=list)
+    true: list[Any] = field(default_factory=list)
+    other: list[Any] = field(default_factory=list)
     batch_min: list[Any] = field(default_factory=list)
     target: list[Any] = field(default_factory=list)
     ids: list[Any] = field(default_factory=list)
@@ -87,8 +112,10 @@ class EpochBuffer:
         if kind == "binary":
             pred = keep(outputs)[:, 0]
         elif kind == "scores":
-            pred, *reduced = reduce_scores(outputs)
-            for chunks, x in zip((self.top, self.denom, self.row_sum, self.batch_min), reduced):
+            pred, *reduced = reduce_scores(outputs, targets)
+            for chunks, x in zip(
+                (self.top, self.denom, self.row_sum, self.true, self.other, self.batch_min), reduced
+            ):
                 chunks.append(x)
         else:
             pred = keep(outputs)
@@ -97,8 +124,9 @@ class EpochBuffer:
         self.target.append(keep(targets))
         self.ids.append(keep(ids))
 
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """The epoch on the host: ``(y_true, y_pred, confidence, sample_ids)``.
+    def arrays(self, n_classes: int) -> tuple[Any, ...]:
+        """The epoch on the host: ``(y_true, y_pred, confidence, sample_ids, p_true,
+        margin)``; the last two ``None`` for class ids (no scores).
 
         Raises ``ValueError`` for NaN or inf scores.
         """
@@ -108,24 +136,36 @@ class EpochBuffer:
             [to_numpy(c, "sample_ids") if is_torch_tensor(c) else np.asarray(c) for c in self.ids]
         )
         if self.kind == "ids":
-            return y_true, y_pred, np.full(len(y_pred), np.nan, np.float32), ids
-        if self.kind == "binary":  # the rule of scores_to_predictions, over the whole epoch
-            y_pred, conf = scores_to_predictions(y_pred[:, None], "outputs")
-            return y_true, y_pred, conf, ids
-        top = to_host(self.top, "outputs").astype(np.float64)
-        denom = to_host(self.denom, "outputs").astype(np.float64)
-        row_sum = to_host(self.row_sum, "outputs").astype(np.float64)
+            return y_true, y_pred, np.full(len(y_pred), np.nan, np.float32), ids, None, None
+        if self.kind == "binary":  # the rule of score_signals, over the whole epoch
+            truth = check_class_ids(y_true, n_classes, "targets")
+            y_pred, conf, p_true, margin = score_signals(y_pred[:, None], truth, "outputs")
+            return y_true, y_pred, conf, ids, p_true, margin
+        top, denom, row_sum, true, other = (
+            to_host(c, "outputs").astype(np.float64)
+            for c in (self.top, self.denom, self.row_sum, self.true, self.other)
+        )
         low = float(to_host(self.batch_min, "outputs").min())
         bad = ~np.isfinite(row_sum)  # any NaN/inf in a row makes its sum non-finite
         if bad.any():
             raise ValueError(
                 f"outputs contain NaN or inf scores (first in row {int(np.argmax(bad))} of the epoch)."
             )
-        # The same rule as scores_to_predictions, over the whole epoch: rows that are
-        # probabilities keep their score, anything else is softmaxed.
+        # The same rule as score_signals, over the whole epoch: rows that are
+        # probabilities keep their scores, anything else is softmaxed.
         is_prob = low >= 0 and top.max() <= 1 and np.allclose(row_sum, 1.0, atol=1e-3)
         conf = top if is_prob else 1.0 / denom
-        return y_true, y_pred, conf.astype(np.float32), ids
+        p_true = true if is_prob else np.exp(true - top) / denom
+        margin = true - other
+        margin[~np.isfinite(margin)] = np.nan  # one class: there is no other score
+        return (
+            y_true,
+            y_pred,
+            conf.astype(np.float32),
+            ids,
+            p_true.astype(np.float32),
+            margin.astype(np.float32),
+        )
 
 
 def check_batch_ids(ids: Any, b: int) -> None:
@@ -143,12 +183,11 @@ def check_batch_ids(ids: Any, b: int) -> None:
         raise ValueError(f"sample_ids must be integers or strings, got dtype {ids.dtype}.")
 
 
-def gather(
-    y_true: np.ndarray, y_pred: np.ndarray, conf: np.ndarray, ids: np.ndarray, thumbs: dict[Any, Any]
-) -> tuple[Any, ...]:
-    """Every ``torch.distributed`` rank's records of an epoch, in rank order, on every
-    rank; duplicate sample ids dropped (a ``DistributedSampler`` pads the ranks with
-    repeats of the first samples).
+def gather(arrays: tuple[Any, ...], ids: np.ndarray, thumbs: dict[Any, Any]) -> tuple[Any, ...]:
+    """Every ``torch.distributed`` rank's records of an epoch (``arrays`` per sample,
+    ``None`` where a rank has none), in rank order, on every rank; duplicate sample ids
+    dropped (a ``DistributedSampler`` pads the ranks with repeats of the first
+    samples). Returns ``(arrays, ids, thumbs)``.
 
     ``all_gather_object`` pickles, which is fine between the ranks of one job
     (it never touches the run log); it also carries string ids and thumbnails.
@@ -156,14 +195,19 @@ def gather(
     import torch.distributed as dist
 
     parts: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(parts, (y_true, y_pred, conf, ids, thumbs))
-    y_true, y_pred, conf, ids = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    dist.all_gather_object(parts, (arrays, ids, thumbs))
+    ids = np.concatenate([p[1] for p in parts])
     merged: dict[Any, Any] = {}
     for p in parts:
-        merged.update(p[4])
+        merged.update(p[2])
     _, first = np.unique(ids, return_index=True)
     keep = np.sort(first)
-    return y_true[keep], y_pred[keep], conf[keep], ids[keep], merged
+
+    def joined(i: int) -> Any:
+        columns = [p[0][i] for p in parts]
+        return None if any(c is None for c in columns) else np.concatenate(columns)[keep]
+
+    return tuple(joined(i) for i in range(len(arrays))), ids[keep], merged
 
 
 def align(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._store_schema import RunStoreError
+from ._util import to_numpy
 from .matrix import validate_labels
 from .sources import validate_sample_ids
 
@@ -153,3 +154,35 @@ def decode_ids(path: Path, row: RunRow) -> np.ndarray:
             raise damaged(path, row.name, f"has sample ids that are not {row.n} strings")
         return np.array(ids, dtype=object)
     raise damaged(path, row.name, f"has an unknown sample id kind {row.id_kind!r}")
+
+
+def signal_blob(values: Any, n: int, name: str, probability: bool) -> bytes | None:
+    """A per-sample training signal as a ``<f4`` blob (``None`` stays NULL)."""
+    if values is None:
+        return None
+    arr = to_numpy(values, name).astype(np.float32)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must be ({n},), one value per sample, got shape {arr.shape}.")
+    if np.isinf(arr).any() or (probability and ((arr < 0) | (arr > 1)).any()):
+        raise ValueError(
+            f"{name} must be finite{' and in [0, 1]' if probability else ''} (NaN where unknown)."
+        )
+    return arr.astype("<f4").tobytes()
+
+
+def confidence_row(values: Any, n: int, where: str, n_true: int, n_pred: int) -> np.ndarray:
+    """An epoch's ``(n,)`` confidences in ``[0, 1]`` (NaN: unknown; all NaN for
+    ``None``), the lengths of the epoch's arrays checked against the run's ``n``."""
+    conf = (
+        np.full(n, np.nan, np.float32)
+        if values is None
+        else to_numpy(values, "confidence").astype(np.float32)
+    )
+    if conf.ndim != 1 or not (n_true == n_pred == len(conf) == n):
+        raise ValueError(
+            f"{where} has {n} samples; got {n_true} labels, {n_pred} predictions and confidences of "
+            f"shape {conf.shape}."
+        )
+    if not ((conf >= 0) & (conf <= 1) | np.isnan(conf)).all():
+        raise ValueError("confidence must hold probabilities in [0, 1] (or NaN where unknown).")
+    return conf

@@ -1,19 +1,23 @@
 """Opening a file as a run log: the header check, read-only and writable
-connections, and the schema (created, checked, migrated from version 1).
+connections, and the schema (created, checked, migrated from versions 1 and 2).
 
-Schema (version 2)::
+Schema (version 3)::
 
     meta        key TEXT PRIMARY KEY, value TEXT        -- format name, schema version
     runs        id, name UNIQUE, labels JSON, created ISO-8601, params JSON,
                 n_samples, id_kind ('int64' | 'str'), sample_ids BLOB, uid TEXT
     epochs      run_id, epoch, created, y_true BLOB <i4, y_pred BLOB <i4,
-                confidence BLOB <f4                         -- one row per epoch
+                confidence BLOB <f4, p_true BLOB <f4 | NULL,
+                margin BLOB <f4 | NULL                       -- one row per epoch
     thumbnails  run_id, position, data BLOB, mime, width, height
 
 Version 1 had no ``runs.uid``. ``runs.id`` is SQLite's rowid, which a new run can
 reuse after a run is deleted (``if_exists="overwrite"``), so a writer that holds a
-run identifies it by its random ``uid``. A writer migrates a version-1 log in one
-transaction; a reader reads it as it is.
+run identifies it by its random ``uid``. Version 2 had no ``epochs.p_true`` (the
+probability of each sample's true class) and ``epochs.margin`` (its true class'
+score minus the largest other): NULL where an epoch was recorded without scores or
+before version 3. A writer migrates an older log in one transaction; a reader reads
+it as it is.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 
 __all__ = ["RunExistsError", "RunStoreError", "open_log"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FORMAT_NAME = "confusion-widget run log"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Seconds a connection waits for another process' lock (e.g. a checkpoint) before
@@ -55,6 +59,8 @@ CREATE TABLE epochs (
     y_true BLOB NOT NULL,
     y_pred BLOB NOT NULL,
     confidence BLOB NOT NULL,
+    p_true BLOB,
+    margin BLOB,
     PRIMARY KEY (run_id, epoch)
 );
 CREATE TABLE thumbnails (
@@ -68,7 +74,8 @@ CREATE TABLE thumbnails (
 );
 """
 
-#: The columns the code reads, per table (``runs.uid`` from version 2 on).
+#: The columns the code reads, per table (``runs.uid`` from version 2 on,
+#: ``epochs.p_true`` and ``epochs.margin`` from version 3 on).
 _COLUMNS = {
     "meta": ("key", "value"),
     "runs": ("id", "name", "labels", "created", "params", "n_samples", "id_kind", "sample_ids"),
@@ -256,7 +263,7 @@ def _check_schema(conn: sqlite3.Connection, path: Path, mode: str) -> int:
     if meta.get("format") != FORMAT_NAME:
         raise RunStoreError(f"{foreign} (format {meta.get('format')!r}).")
     version = meta.get("schema_version")
-    if version not in ("1", str(SCHEMA_VERSION)):
+    if version not in [str(v) for v in range(1, SCHEMA_VERSION + 1)]:
         raise RunStoreError(
             f"{path} has run-log schema version {version!r}; this confusion-widget reads "
             f"versions 1 to {SCHEMA_VERSION}. Upgrade confusion-widget to read it."
@@ -264,15 +271,14 @@ def _check_schema(conn: sqlite3.Connection, path: Path, mode: str) -> int:
     version = int(version)
     for table, columns in _COLUMNS.items():
         have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        missing = [
-            c for c in columns + (("uid",) if table == "runs" and version > 1 else ()) if c not in have
-        ]
+        later = {"runs": (2, ("uid",)), "epochs": (3, ("p_true", "margin"))}.get(table, (99, ()))
+        missing = [c for c in columns + (later[1] if version >= later[0] else ()) if c not in have]
         if missing:
             raise RunStoreError(f"{path} is damaged: its table {table!r} lacks the columns {missing}.")
     if mode == "a":
         _set_writer_pragmas(conn, path)
-        if version == 1:
-            _migrate_v1(conn)
+        if version < SCHEMA_VERSION:
+            _migrate(conn)
     return SCHEMA_VERSION if mode == "a" else version
 
 
@@ -291,16 +297,20 @@ def _create_schema(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _migrate_v1(conn: sqlite3.Connection) -> None:
-    """Give every run of a version-1 log a uid, in one transaction."""
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older log to this schema, in one transaction: version 2 gave every run
+    a uid; version 3 added each epoch's ``p_true`` and ``margin`` (NULL for the
+    epochs recorded before)."""
     with write_transaction(conn):
         # Another writer may have migrated it since we looked.
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row[0] != "1":
-            return
-        conn.execute("ALTER TABLE runs ADD COLUMN uid TEXT")
-        ids = [r[0] for r in conn.execute("SELECT id FROM runs")]
-        conn.executemany("UPDATE runs SET uid = ? WHERE id = ?", [(new_uid(), i) for i in ids])
+        version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        if version < 2:
+            conn.execute("ALTER TABLE runs ADD COLUMN uid TEXT")
+            ids = [r[0] for r in conn.execute("SELECT id FROM runs")]
+            conn.executemany("UPDATE runs SET uid = ? WHERE id = ?", [(new_uid(), i) for i in ids])
+        if version < 3:
+            conn.execute("ALTER TABLE epochs ADD COLUMN p_true BLOB")
+            conn.execute("ALTER TABLE epochs ADD COLUMN margin BLOB")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 

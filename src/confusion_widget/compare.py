@@ -74,15 +74,19 @@ def align_run(run: Run, labels: Sequence[str], mapping: Mapping[str, str] | None
         )
     index = {n: i for i, n in enumerate(labels)}
     perm = np.array([index[n] for n in theirs], dtype=np.int32)
+    epochs = range(run.n_epochs)
+    p_true, margin = ([f(e) for e in epochs] for f in (run.p_true, run.margin))
     return Run(
         list(labels),
-        np.stack([perm[run.y_true(e)] for e in range(run.n_epochs)]),
-        np.stack([perm[run.y_pred(e)] for e in range(run.n_epochs)]),
-        np.stack([run.confidence(e) for e in range(run.n_epochs)]),
+        np.stack([perm[run.y_true(e)] for e in epochs]),
+        np.stack([perm[run.y_pred(e)] for e in epochs]),
+        np.stack([run.confidence(e) for e in epochs]),
         run.sample_ids(),
         run.images,
         run.name,
         run.epoch_labels,
+        p_true=p_true,
+        margin=margin,
     )
 
 
@@ -250,6 +254,10 @@ class CompareSource(CellSource, TiledComparison, HasSampleHistory):
     def _said(self, v: _View, pred: np.ndarray, g: int) -> str:
         p = pred[g]
         return f"{v.title}: {'(absent)' if p < 0 else self.labels[p]}"
+
+    def runs(self) -> list[tuple[str, Run]]:
+        """``(title, run)`` of each real tile (a difference view shows one run twice)."""
+        return [(v.title, v.run) for v in self._views]
 
     def sample_history(self, pos: int) -> list[HistoryEntry]:
         """Predicted class and confidence of one sample at every epoch of every run."""

@@ -26,6 +26,7 @@ __all__ = [
     "most_confused",
     "normalize",
     "per_class_metrics",
+    "score_signals",
     "scores_to_predictions",
     "validate_labels",
     "validate_matrix",
@@ -328,6 +329,25 @@ def scores_to_predictions(scores: Any, name: str = "y_pred") -> tuple[np.ndarray
     >>> scores_to_predictions(np.array([[-2.0], [0.5], [3.0]]))[0].tolist()
     [0, 1, 1]
     """
+    pred, conf, _, _ = score_signals(scores, None, name)
+    return pred, conf
+
+
+def score_signals(
+    scores: Any, y_true: np.ndarray | None, name: str = "y_pred"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """:func:`scores_to_predictions`, and with ``y_true`` (checked class ids) also
+    each sample's ``p_true`` (the probability of its true class) and ``margin`` (its
+    true class' score minus the largest other score, on the scale of the scores: a
+    logit margin for logits; a single binary column counts as the scores
+    ``[0, x]`` for a logit ``x`` and ``[1 - p, p]`` for a probability ``p``).
+
+    Returns
+    -------
+    (classes, confidence, p_true, margin)
+        int64, float32, float32, float32 ``(N,)`` (the last two ``None`` without
+        ``y_true``). One max and one log-sum-exp per row; no full softmax.
+    """
     s = to_numpy(scores, name)
     if s.ndim != 2:
         raise ValueError(f"{name} scores must be (N, K), got shape {s.shape}.")
@@ -338,23 +358,37 @@ def scores_to_predictions(scores: Any, name: str = "y_pred") -> tuple[np.ndarray
     if not np.isfinite(s).all():
         row = int(np.argwhere(~np.isfinite(s))[0][0])
         raise ValueError(f"{name} contains NaN or inf scores (first in row {row}).")
-    if s.shape[1] == 1:
+    binary = s.shape[1] == 1
+    if binary:  # [1 - p, p] for probabilities, [0, x] for a logit x
         x = s[:, 0].astype(np.float64)
-        if x.min() >= 0 and x.max() <= 1:
-            pred = x >= 0.5
-            conf = np.where(pred, x, 1.0 - x)
-        else:
-            pred = x >= 0
-            conf = 1.0 / (1.0 + np.exp(-np.abs(x)))  # sigmoid of the winner, overflow-free
-        return pred.astype(np.int64), conf.astype(np.float32)
-    pred = s.argmax(axis=1)
-    is_prob = s.min() >= 0 and s.max() <= 1 and np.allclose(s.sum(axis=1, dtype=np.float64), 1.0, atol=1e-3)
-    if is_prob:
-        conf = s[np.arange(len(s)), pred]
+        is_prob = bool(x.min() >= 0 and x.max() <= 1)
+        s = np.stack([1.0 - x, x] if is_prob else [np.zeros_like(x), x], axis=1)
+        pred = (x >= (0.5 if is_prob else 0.0)).astype(np.int64)  # ties go to class 1
     else:
-        # softmax of the winner only: 1 / sum(exp(s - s_max))
-        conf = 1.0 / np.exp(s - s.max(axis=1, keepdims=True)).sum(axis=1, dtype=np.float64)
-    return pred.astype(np.int64), conf.astype(np.float32)
+        is_prob = bool(
+            s.min() >= 0 and s.max() <= 1 and np.allclose(s.sum(axis=1, dtype=np.float64), 1.0, atol=1e-3)
+        )
+        pred = s.argmax(axis=1)
+    rows = np.arange(len(s))
+    top = s[rows, pred].astype(np.float64)
+    # the softmax denominator, relative to the winner: sum(exp(s - s_win)); 1 for probabilities
+    denom = np.ones(len(s)) if is_prob else np.exp(s - top[:, None]).sum(axis=1, dtype=np.float64)
+    conf: np.ndarray = top if is_prob else 1.0 / denom
+    if y_true is None:
+        return pred.astype(np.int64), conf.astype(np.float32), None, None
+    true = s[rows, y_true].astype(np.float64)
+    p_true: np.ndarray = true if is_prob else np.exp(true - top) / denom
+    margin = np.empty(len(s))
+    for start in range(0, len(s), _BLOCK):  # the largest other score, a block of rows at a time
+        others = s[start : start + _BLOCK].copy()
+        others[np.arange(len(others)), y_true[start : start + _BLOCK]] = -np.inf
+        margin[start : start + _BLOCK] = true[start : start + _BLOCK] - others.max(axis=1)
+    return (
+        pred.astype(np.int64),
+        conf.astype(np.float32),
+        p_true.astype(np.float32),
+        margin.astype(np.float32),
+    )
 
 
 def per_class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:

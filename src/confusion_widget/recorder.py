@@ -335,26 +335,42 @@ class ConfusionRecorder:
             )
         if buf.auto_ids and buf.given_ids:
             raise ValueError("pass sample_ids to every update() of an epoch, or to none.")
-        y_true, y_pred, conf, ids = buf.arrays()
+        k = len(self.labels)
+        y_true, y_pred, conf, ids, p_true, margin = buf.arrays(k)
         thumbs = self._unsaved_thumbs
         if world > 1:
-            y_true, y_pred, conf, ids, thumbs = gather(y_true, y_pred, conf, ids, thumbs)
-        k = len(self.labels)
+            (y_true, y_pred, conf, p_true, margin), ids, thumbs = gather(
+                (y_true, y_pred, conf, p_true, margin), ids, thumbs
+            )
         y_true = check_class_ids(y_true, k, "targets").astype(np.int32)
         y_pred = check_class_ids(y_pred, k, "outputs").astype(np.int32)
         run, source = self._run, self._image_source
         if run is None:
             # The first epoch fixes the samples and their order; Run validates the ids.
-            run = Run(self.labels, y_true, y_pred[None], conf[None], ids, name=self._name)
+            run = Run(
+                self.labels,
+                y_true,
+                y_pred[None],
+                conf[None],
+                ids,
+                name=self._name,
+                p_true=[p_true],
+                margin=[margin],
+            )
             ids = run.sample_ids()
             if self._images_in is not None:
                 source = self._images_source(ids)
         else:
-            y_true, y_pred, conf = align(self._pos_of, run.sample_ids(), ids, y_true, y_pred, conf)
+            signals = [v for v in (p_true, margin) if v is not None]
+            y_true, y_pred, conf, *signals = align(
+                self._pos_of, run.sample_ids(), ids, y_true, y_pred, conf, *signals
+            )
+            if p_true is not None:
+                p_true, margin = signals
             ids = run.sample_ids()
         if self._store is not None:
             try:
-                self._write(self._store, ids, y_true, y_pred, conf, thumbs, source)
+                self._write(self._store, ids, y_true, y_pred, conf, thumbs, source, p_true, margin)
             except BaseException as exc:
                 if isinstance(exc, (TypeError, ValueError)) and not isinstance(exc, RunStoreError):
                     raise  # the epoch does not fit the run in the log: dropped, as above
@@ -370,7 +386,7 @@ class ConfusionRecorder:
             self._image_source = source
             self._adopt(run)
         else:
-            run.append_epoch(y_true, y_pred, conf)  # tells the widgets
+            run.append_epoch(y_true, y_pred, conf, p_true, margin)  # tells the widgets
         if run.images is None and self._thumbs:
             run.images = CapturedImages(ids, self._thumbs)
         self._first_epoch.set()
@@ -385,6 +401,8 @@ class ConfusionRecorder:
         conf: np.ndarray,
         thumbs: dict[Any, Encoded],
         source: ImageSource | None,
+        p_true: np.ndarray | None = None,
+        margin: np.ndarray | None = None,
     ) -> None:
         """Write the epoch to this recorder's run in ``store`` (creating the run first)."""
         if self._info is None:
@@ -399,7 +417,16 @@ class ConfusionRecorder:
                 **thumbs,
                 **{key: source.thumbnail(pos) for pos, key in enumerate(ids.tolist()) if key not in stored},
             }
-        store.append_epoch(self._info, y_true, y_pred, conf, thumbnails=thumbs, epoch=self.n_epochs)
+        store.append_epoch(
+            self._info,
+            y_true,
+            y_pred,
+            conf,
+            thumbnails=thumbs,
+            epoch=self.n_epochs,
+            p_true=p_true,
+            margin=margin,
+        )
         if source is not None:
             self._source_saved = True
 

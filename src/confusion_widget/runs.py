@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._util import to_numpy
+from ._epoch_arrays import epoch_rows, float_row, probability_row, score_classes, split_epochs, stack_rows
+from .dynamics import Table, dynamics, suspects
 from .images import image_source
 from .matrix import (
     as_class_ids,
+    check_class_ids,
     compact_counts,
     metric_rows,
     per_class_metrics,
-    scores_to_predictions,
+    score_signals,
     validate_labels,
 )
 from .sources import (
@@ -82,12 +84,17 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
         images: ImageProvider | None = None,
         name: str = "",
         epoch_labels: Sequence[Any] | None = None,
+        p_true: Any = None,
+        margin: Any = None,
     ) -> None:
         labels = validate_labels(labels, len(labels))
-        preds = [as_class_ids(p, "y_pred") for p in _rows(y_pred, "y_pred")]
-        trues = [as_class_ids(t, "y_true") for t in _rows(y_true, "y_true")]
-        confs = None if confidence is None else _rows(confidence, "confidence")
-        self._setup(labels, trues, preds, confs, sample_ids, name, epoch_labels)
+        preds = [as_class_ids(p, "y_pred") for p in epoch_rows(y_pred, "y_pred")]
+        trues = [as_class_ids(t, "y_true") for t in epoch_rows(y_true, "y_true")]
+        extra = [
+            None if v is None else epoch_rows(v, name)
+            for v, name in ((confidence, "confidence"), (p_true, "p_true"), (margin, "margin"))
+        ]
+        self._setup(labels, trues, preds, extra[0], sample_ids, name, epoch_labels, extra[1], extra[2])
         self.images = image_source(images, self.sample_ids()) if images is not None else None
 
     def _setup(
@@ -99,6 +106,8 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
         sample_ids: Any,
         name: str,
         epoch_labels: Sequence[Any] | None,
+        p_true: Sequence[Any] | None = None,
+        margin: Sequence[Any] | None = None,
     ) -> None:
         """Store checked class ids (int64 ``(N,)`` per epoch); checks lengths."""
         self.labels = list(labels)
@@ -119,15 +128,18 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
                         f"{what} of epoch {i} has {len(r)} entries but y_pred of epoch 0 has {n}; "
                         "every epoch must hold the same samples, in the same order."
                     )
-        if confs is not None and len(confs) != e:
-            raise ValueError(f"confidence has {len(confs)} epochs but y_pred has {e}.")
+        for what, given in (("confidence", confs), ("p_true", p_true), ("margin", margin)):
+            if given is not None and len(given) != e:
+                raise ValueError(f"{what} has {len(given)} epochs but y_pred has {e}.")
         self._epoch_labels = None if epoch_labels is None else epoch_names(epoch_labels, e)
         # Nothing is made for what the user did not give: ids 0 … N-1 and unknown
         # (NaN) confidences come into being when first asked for.
         self._n = n
         self._ids = None if sample_ids is None else validate_sample_ids(sample_ids, n)
         self._nan: np.ndarray | None = None
-        self._conf = [None if confs is None else _confidence(confs[i], n) for i in range(e)]
+        self._conf = [None if confs is None else probability_row(confs[i], n) for i in range(e)]
+        self._p_true = [None if p_true is None else probability_row(p_true[i], n, "p_true") for i in range(e)]
+        self._margin = [None if margin is None else float_row(margin[i], n, "margin") for i in range(e)]
         self._y_true, self._y_pred, self._matrices = [], [], []
         compact: dict[int, np.ndarray] = {}  # one truth shared by the epochs: checked and stored once
         for t, p in zip(trues, preds):
@@ -138,6 +150,7 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
             self._y_pred.append(yp)
             self._matrices.append(m)
         self._index: EpochCache[int, CellIndex] = EpochCache()
+        self._stacked: tuple[int, Any] = (0, None)  # _histories() of that many epochs
         self._lock = threading.Lock()
         self._subscribers = Subscribers()
 
@@ -199,28 +212,39 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
             beyond the scores' columns), scores with NaN/inf, epochs whose scores have
             different numbers of columns, labels or epoch_labels of the wrong length.
         """
-        preds = _split_epochs(y_pred, "y_pred")
-        trues = _split_epochs(y_true, "y_true")
-        k = _n_classes(preds, labels)
-        classes, confs = [], []
+        preds = split_epochs(y_pred, "y_pred")
+        trues = [as_class_ids(t, "y_true") for t in split_epochs(y_true, "y_true")]
+        if len(trues) not in (1, len(preds)):
+            raise ValueError(
+                f"y_true has {len(trues)} epochs but y_pred has {len(preds)}; pass one y_true per "
+                "epoch, or a single y_true shared by all epochs."
+            )
+        k = score_classes(preds, labels)
+        classes, confs, p_true, margin = [], [], [], []
         for e, p in enumerate(preds):
-            if p.ndim == 2:
-                c, cf = scores_to_predictions(p, f"y_pred[{e}]" if len(preds) > 1 else "y_pred")
+            if p.ndim == 2:  # scores: the true class' probability and margin too
+                truth = check_class_ids(trues[e if len(trues) > 1 else 0], k, "y_true")
+                if len(truth) != len(p):
+                    raise ValueError(
+                        f"y_true has {len(truth)} labels but y_pred has {len(p)} rows of scores."
+                    )
+                c, cf, pt, mg = score_signals(p, truth, f"y_pred[{e}]" if len(preds) > 1 else "y_pred")
             elif p.ndim == 1:
-                c, cf = as_class_ids(p, "y_pred"), None
+                c, cf, pt, mg = as_class_ids(p, "y_pred"), None, None, None
             else:
                 raise ValueError(f"y_pred must be (N,) class ids or (N, K) scores per epoch, got {p.shape}.")
             classes.append(c)
             confs.append(cf)
+            p_true.append(pt)
+            margin.append(mg)
         if confidence is not None:
-            given = _split_epochs(confidence, "confidence")
+            given = split_epochs(confidence, "confidence")
             if len(given) != len(preds):
                 raise ValueError(
                     f"confidence has {len(given)} epochs but y_pred has {len(preds)}; pass one "
                     "array per epoch."
                 )
             confs = [g.reshape(-1) if g.ndim == 2 and 1 in g.shape else g for g in given]
-        trues = [as_class_ids(t, "y_true") for t in trues]
         if k is None:  # negative ids are reported when counting
             k = max(0, *(int(a.max()) for a in (*trues, *classes))) + 1
         names = validate_labels(labels, k)
@@ -233,6 +257,8 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
             sample_ids,
             name,
             epoch_labels,
+            p_true,
+            margin,
         )
         run.images = (
             image_source(images, run.sample_ids(), mean=mean, std=std) if images is not None else None
@@ -309,6 +335,37 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
             self._nan.flags.writeable = False
         return self._nan
 
+    def p_true(self, epoch: int) -> np.ndarray | None:
+        """``(N,)`` probability of the true class at ``epoch``, ``None`` if not recorded."""
+        return self._p_true[self._epoch(epoch)]
+
+    def margin(self, epoch: int) -> np.ndarray | None:
+        """``(N,)`` true class' score minus the largest other at ``epoch``, or ``None``."""
+        return self._margin[self._epoch(epoch)]
+
+    def dynamics(self, **thresholds: float) -> Table:
+        """Per-sample training dynamics over the run's epochs (forgetting events,
+        cartography, AUM …); see :mod:`confusion_widget.dynamics` for the columns and
+        ``thresholds`` (``confidence_threshold``, ``variability_threshold``)."""
+        y_true, y_pred, p_true, margin = self._histories()
+        return dynamics(self.sample_ids(), y_true, y_pred, p_true, margin, **thresholds)
+
+    def suspects(self, k: int = 50) -> Table:
+        """The ``k`` samples whose label is most likely wrong, most suspect first; see
+        :func:`confusion_widget.dynamics.suspects`."""
+        y_true, y_pred, _, _ = self._histories()
+        return suspects(self.dynamics(), y_true, y_pred, self.n_classes, k)
+
+    def _histories(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(E, N)`` true and predicted classes, ``p_true`` and margins (``None`` if
+        an epoch lacks them), stacked once per number of epochs."""
+        with self._lock:
+            e = len(self._matrices)
+            if self._stacked[0] != e:
+                stacks = (np.stack(self._y_true[:e]), np.stack(self._y_pred[:e]))
+                self._stacked = (e, (*stacks, stack_rows(self._p_true[:e]), stack_rows(self._margin[:e])))
+            return self._stacked[1]
+
     def _cell(self, epoch: int, tile: int, row: int, col: int) -> CellHits:
         """Samples with true class ``row`` predicted as ``col``: most confident first
         (NaN last), then by position."""
@@ -340,8 +397,12 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
         ]
 
     # -- live growth -----------------------------------------------------------------
-    def append_epoch(self, y_true: Any, y_pred: Any, confidence: Any = None) -> None:
-        """Add one epoch of predictions for the same samples, then tell subscribers."""
+    def append_epoch(
+        self, y_true: Any, y_pred: Any, confidence: Any = None, p_true: Any = None, margin: Any = None
+    ) -> None:
+        """Add one epoch of predictions for the same samples (with, when known, the
+        confidence of the prediction, the probability of the true class and the
+        margin), then tell subscribers."""
         n, k = self.n_samples, self.n_classes
         yt, yp = as_class_ids(y_true, "y_true"), as_class_ids(y_pred, "y_pred")
         if len(yt) != n or len(yp) != n:
@@ -349,12 +410,18 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
                 f"a new epoch must have the run's {n} samples; got {len(yt)} labels and "
                 f"{len(yp)} predictions."
             )
-        conf = None if confidence is None else _confidence(confidence, n)
+        conf, pt, mg = (
+            probability_row(confidence, n),
+            probability_row(p_true, n, "p_true"),
+            float_row(margin, n, "margin"),
+        )
         yt, yp, counts = compact_counts(yt, yp, k)
         with self._lock:
             self._y_true.append(yt)
             self._y_pred.append(yp)
             self._conf.append(conf)
+            self._p_true.append(pt)
+            self._margin.append(mg)
             self._matrices.append(counts)  # last: n_epochs counts it
         self._subscribers.notify()
 
@@ -367,56 +434,3 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
             f"Run(name={self.name!r}, epochs={self.n_epochs}, samples={self.n_samples}, "
             f"classes={self.n_classes})"
         )
-
-
-def _confidence(values: Any, n: int) -> np.ndarray:
-    """``(n,)`` float32 confidences in [0, 1] or NaN (unknown)."""
-    if values is None:
-        return np.full(n, np.nan, dtype=np.float32)
-    conf = np.asarray(to_numpy(values, "confidence"), dtype=np.float32).reshape(-1)
-    if len(conf) != n:
-        raise ValueError(f"confidence has {len(conf)} values for {n} predictions.")
-    if np.isinf(conf).any() or (conf < 0).any() or (conf > 1).any():
-        raise ValueError("confidence must hold probabilities in [0, 1] (or NaN where unknown).")
-    return conf
-
-
-def _rows(x: Any, name: str) -> list[Any]:
-    """``(E, N)`` data (or ``(N,)``, one epoch) as a list of per-epoch rows."""
-    if isinstance(x, (list, tuple)) and x and all(np.ndim(r) == 1 for r in x):
-        return list(x)
-    arr = to_numpy(x, name)
-    if arr.ndim == 1:
-        return [arr]
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be (N,) or (E, N), got shape {arr.shape}.")
-    return list(arr)
-
-
-def _split_epochs(x: Any, name: str) -> list[np.ndarray]:
-    """A list/tuple of per-epoch arrays (or lists), or one array → numpy arrays."""
-    if isinstance(x, (list, tuple)) and x and np.ndim(x[0]) >= 1:
-        return [to_numpy(v, f"{name}[{i}]") for i, v in enumerate(x)]
-    arr = to_numpy(x, name)
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; there is nothing to count.")
-    return [arr]
-
-
-def _n_classes(preds: list[np.ndarray], labels: Sequence[Any] | None) -> int | None:
-    """``K`` from the labels and the scores' columns (``None``: infer from the ids)."""
-    widths = {2 if p.shape[1] == 1 else p.shape[1] for p in preds if p.ndim == 2}
-    if len(widths) > 1:
-        raise ValueError(
-            f"y_pred's scores have {sorted(widths)} columns in different epochs; every epoch "
-            "must score the same classes."
-        )
-    k = len(labels) if labels is not None and not isinstance(labels, (str, bytes)) else None
-    if widths:
-        w = widths.pop()
-        if k is not None and k != w:
-            raise ValueError(
-                f"y_pred scores have {w} columns but labels has {k} names; give one name per score column."
-            )
-        return w
-    return k

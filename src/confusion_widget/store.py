@@ -30,7 +30,7 @@ from . import _store_codec as codec
 from . import _store_schema as schema
 from ._store_codec import RUN_COLUMNS, RunRow
 from ._store_schema import RunExistsError, RunStoreError
-from ._util import json_id, to_numpy
+from ._util import json_id
 from .images import Encoded, ImageProvider
 from .matrix import check_class_ids
 from .runs import Run
@@ -124,6 +124,7 @@ class RunStore:
         self._conn: sqlite3.Connection | None = None
         self._conn, version = schema.open_log(self.path, mode)
         self._uid_sql = "uid" if version > 1 else "NULL"  # a version-1 log read as is
+        self._signals_sql = "p_true, margin" if version > 2 else "NULL, NULL"  # so is a version-2 log
         self._abspath = os.path.abspath(self.path)  # SQLite's own file, whatever chdir does
         self._file_id = _file_id(self._abspath)
 
@@ -244,7 +245,8 @@ class RunStore:
         with self._reading():
             row = self._row(run, "load")
             epochs = self._query(
-                "SELECT epoch, y_true, y_pred, confidence FROM epochs WHERE run_id = ? ORDER BY epoch",
+                f"SELECT epoch, y_true, y_pred, confidence, {self._signals_sql} FROM epochs "
+                "WHERE run_id = ? ORDER BY epoch",
                 (row.id,),
             )
             n_thumbs = self._query("SELECT count(*) FROM thumbnails WHERE run_id = ?", (row.id,))[0][0]
@@ -257,9 +259,19 @@ class RunStore:
         conf = np.stack(
             [codec.decode_array(path, row, r[3], "<f4", f"epoch {r[0]}'s confidence") for r in epochs]
         )
+        signals = [
+            [
+                None if r[i] is None else codec.decode_array(path, row, r[i], "<f4", f"epoch {r[0]}'s {what}")
+                for r in epochs
+            ]
+            for i, what in ((4, "p_true"), (5, "margin"))
+        ]
+        p_true, margin = signals  # None for the epochs recorded without them
         images = StoredImages(self.path, row.id, row.uid, row.n) if n_thumbs else None
         try:  # Run checks class ids, confidences and the uniqueness of the ids
-            return Run(row.labels, yt, yp, conf, ids, images=images, name=row.name)
+            return Run(
+                row.labels, yt, yp, conf, ids, images=images, name=row.name, p_true=p_true, margin=margin
+            )
         except (TypeError, ValueError) as exc:
             raise codec.damaged(path, row.name, str(exc)) from exc
 
@@ -356,6 +368,8 @@ class RunStore:
         confidence: Any = None,
         thumbnails: Mapping[Any, Encoded] | None = None,
         epoch: int | None = None,
+        p_true: Any = None,
+        margin: Any = None,
     ) -> int:
         """Append one epoch (and optionally new thumbnails) in one transaction.
 
@@ -371,6 +385,10 @@ class RunStore:
             ``(N,)`` confidences in ``[0, 1]`` (NaN where unknown), or ``None``.
         thumbnails
             Encoded thumbnails keyed by sample id (see :meth:`put_thumbnails`).
+        p_true, margin
+            ``(N,)`` probability of each sample's true class (in ``[0, 1]``) and its
+            true class' score minus the largest other score, or ``None`` (unknown;
+            training-dynamics signals that need them say so).
         epoch
             The number this epoch must get (the writer's count of the run's epochs);
             if the run has another number of epochs (another writer appended to it
@@ -388,18 +406,12 @@ class RunStore:
             k = len(row.labels)
             yt = check_class_ids(y_true, k, "y_true")
             yp = check_class_ids(y_pred, k, "y_pred")
-            conf = (
-                np.full(row.n, np.nan, np.float32)
-                if confidence is None
-                else to_numpy(confidence, "confidence").astype(np.float32)
-            )
-            if conf.ndim != 1 or not (len(yt) == len(yp) == len(conf) == row.n):
-                raise ValueError(
-                    f"run {row.name!r} in {self.path} has {row.n} samples; got {len(yt)} labels, "
-                    f"{len(yp)} predictions and confidences of shape {conf.shape}."
-                )
-            if not ((conf >= 0) & (conf <= 1) | np.isnan(conf)).all():
-                raise ValueError("confidence must hold probabilities in [0, 1] (or NaN where unknown).")
+            where = f"run {row.name!r} in {self.path}"
+            conf = codec.confidence_row(confidence, row.n, where, len(yt), len(yp))
+            signals = [
+                codec.signal_blob(p_true, row.n, "p_true", True),
+                codec.signal_blob(margin, row.n, "margin", False),
+            ]
             thumbs = self._thumbnail_rows(row, thumbnails or {})
             number = conn.execute(
                 "SELECT coalesce(max(epoch) + 1, 0) FROM epochs WHERE run_id = ?", (row.id,)
@@ -411,8 +423,8 @@ class RunStore:
                     "so that two trainings never mix in one run."
                 )
             conn.execute(
-                "INSERT INTO epochs (run_id, epoch, created, y_true, y_pred, confidence) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO epochs (run_id, epoch, created, y_true, y_pred, confidence, p_true, margin) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.id,
                     number,
@@ -420,6 +432,7 @@ class RunStore:
                     yt.astype("<i4").tobytes(),
                     yp.astype("<i4").tobytes(),
                     conf.astype("<f4").tobytes(),
+                    *signals,
                 ),
             )
             self._insert_thumbnails(conn, thumbs)

@@ -18,13 +18,15 @@ import numpy as np
 import traitlets as t
 
 from . import wire
+from ._analysis import Analysis
 from ._factory import factory as _factory
 from ._util import static_asset
-from .compare import compare_source, difference_source, flips_of
+from .compare import compare_source, difference_source
 from .detection import detection_source
 from .matrix import AGGREGATIONS, validate_labels, validate_matrix
 from .multilabel import multilabel_source
 from .runs import Run
+from .snapshot import Snapshots
 from .sources import (
     CellSource,
     HasMetrics,
@@ -60,7 +62,7 @@ def _as_source(cm: Any, labels: Any, epoch_labels: Any) -> CellSource:
     return MatrixSource(mats, validate_labels(labels, mats.shape[-1]), epoch_labels)
 
 
-class ConfusionWidget(anywidget.AnyWidget):
+class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
     """An interactive confusion matrix: scrub epochs, re-aggregate, click a cell to
     see the images behind it.
 
@@ -124,9 +126,6 @@ class ConfusionWidget(anywidget.AnyWidget):
     _esm = static_asset("widget.js")
     _css = static_asset("widget.css")
 
-    #: Bytes of counts sent at once; longer histories travel as a window of epochs.
-    wire_budget: int = 32 * 2**20
-
     # -- options: set by the user or the frontend (tagged option=True) --------------
     epoch = Index().tag(sync=True, echo_update=False, option=True)
     aggregation = Choice(
@@ -146,9 +145,7 @@ class ConfusionWidget(anywidget.AnyWidget):
     tile_titles = t.List(t.Unicode(), default_value=[""]).tag(sync=True)
     epoch_labels = t.List(t.Unicode()).tag(sync=True)
     n_epochs = t.Int(1).tag(sync=True)
-    _counts = t.Bytes(b"").tag(sync=True)
-    _counts_dtype = t.Unicode("int32").tag(sync=True)
-    _window = t.List(t.Int(), default_value=[0, 0]).tag(sync=True)
+    _counts = t.Bytes(b"").tag(sync=True)  # a pack of the epochs around the current one
     # made by wire.py / the source, not by users: not validated element by element
     _accuracy: t.List[Any] = t.List().tag(sync=True)  # [E][T] float | None
     _diff_of: t.List[Any] = t.List().tag(sync=True)  # [T] [a, b] | None
@@ -229,88 +226,22 @@ class ConfusionWidget(anywidget.AnyWidget):
         hits = self._source.cell(self.epoch, self.selected_tile, *self.selected)
         return self._source.sample_ids()[hits.positions].tolist()
 
-    def flips(self, a: int | str | None = None, b: int | str | None = None) -> dict[str, np.ndarray]:
-        """The samples predicted differently by two tiles (or two epochs).
-
-        Parameters
-        ----------
-        a, b
-            For a compared widget: tile titles or indices, at the current epoch (by
-            default the first two tiles). For a single run: two epochs (by default
-            the previous and the current one).
-
-        Returns
-        -------
-        dict of numpy arrays
-            See :func:`confusion_widget.compare.flips`; ``pandas.DataFrame(w.flips())``
-            gives a table.
-        """
-        return flips_of(self._source, self.epoch, a, b)
-
     # -- constructors (each one's logic lives with its source) ----------------------
     from_predictions = _factory(
-        Run.from_predictions,
-        "A widget from predictions, with the samples (and images) behind each cell.",
-        """
-        >>> w = ConfusionWidget.from_predictions([0, 1, 1, 2], [0, 2, 1, 2], labels=["a", "b", "c"])
-        >>> w.selected = (1, 2)
-        >>> w.selected_samples
-        [1]
-        """,
+        Run.from_predictions, "A widget from predictions, with the samples (and images) behind each cell."
     )
     from_multilabel = _factory(
         multilabel_source,
         "A multi-label widget: the MLCM or per-label 2×2 tiles, with the samples behind every cell.",
-        """
-        >>> w = ConfusionWidget.from_multilabel([[1, 0], [1, 1]], [[0.9, 0.6], [0.8, 0.2]], labels=["a", "b"])
-        >>> w.matrix.tolist()
-        [[2, 1, 0], [0, 0, 1], [0, 0, 0]]
-        """,
     )
     from_detections = _factory(
         detection_source,
         "A detection widget: boxes matched by IoU, a background row and column, boxes drawn over the images.",
-        """
-        >>> gt = [{"boxes": [[0, 0, 10, 10]], "labels": [1]}]
-        >>> pred = [{"boxes": [[0, 0, 10, 9]], "labels": [0], "scores": [0.8]}]
-        >>> ConfusionWidget.from_detections(gt, pred, labels=["cat", "dog"]).matrix.tolist()
-        [[0, 0, 0], [1, 0, 0], [0, 0, 0]]
-        """,
     )
-    from_store = _factory(
-        Run.from_store,
-        "A widget for a run recorded in a run log.",
-        """
-        >>> import tempfile, os
-        >>> from confusion_widget import ConfusionRecorder
-        >>> path = os.path.join(tempfile.mkdtemp(), "runs.db")
-        >>> with ConfusionRecorder(["cat", "dog"], store=path, run="r") as rec:
-        ...     rec.update([[2.0, 0.1], [0.3, 1.2]], [0, 0]); _ = rec.end_epoch()
-        >>> ConfusionWidget.from_store(path, "r").matrix.tolist()
-        [[1, 1], [0, 0]]
-        """,
-    )
-    compare = _factory(
-        compare_source,
-        "Tile 2–8 runs sharing one slider and one set of controls.",
-        """
-        >>> from confusion_widget import Run
-        >>> a = Run(["x", "y"], [0, 1, 1], [[0, 0, 1]], name="a")
-        >>> b = Run(["x", "y"], [0, 1, 1], [[0, 1, 1], [1, 1, 1]], name="b")
-        >>> w = ConfusionWidget.compare({"a": a, "b": b}, diff=True)
-        >>> w.tile_titles
-        ['a', 'b', 'b − a']
-        """,
-    )
+    from_store = _factory(Run.from_store, "A widget for a run recorded in a run log.")
+    compare = _factory(compare_source, "Tile 2–8 runs sharing one slider and one set of controls.")
     difference = _factory(
-        difference_source,
-        "One run's change between epochs, with the samples that flipped.",
-        """
-        >>> from confusion_widget import Run
-        >>> r = Run(["x", "y"], [0, 1, 1], [[0, 0, 1], [0, 1, 1]])
-        >>> ConfusionWidget.difference(r).matrix[2].tolist()    # epoch 1 − epoch 0
-        [[0, 0], [-1, 1]]
-        """,
+        difference_source, "One run's change between epochs, with the samples that flipped."
     )
 
     # -- validation of options that depend on the source ----------------------------
@@ -348,13 +279,8 @@ class ConfusionWidget(anywidget.AnyWidget):
 
     @t.observe("epoch")
     def _on_epoch(self, change: Any) -> None:
-        if self._syncing:  # _on_source_changed sends the window itself
-            return
-        with self._lock, self.hold_sync():
-            for name, value in wire.counts_window(
-                self._mats, self.epoch, self._window, self.wire_budget
-            ).items():
-                setattr(self, name, value)
+        # The frontend fetches the counts it lacks; only the metrics follow the epoch.
+        if not self._syncing:  # _on_source_changed sends them itself
             self._metrics = self._metrics_at(self.epoch)
 
     @t.observe("threshold")
@@ -367,8 +293,8 @@ class ConfusionWidget(anywidget.AnyWidget):
     def _metrics_at(self, epoch: int) -> list[Any]:
         return list(self._source.metrics(epoch)) if isinstance(self._source, HasMetrics) else []
 
-    def _source_state(self, epoch: int) -> dict[str, Any]:
-        """Every trait that mirrors the source, with the counts window at ``epoch``."""
+    def _source_state(self, epoch: int, revision: int = 0) -> dict[str, Any]:
+        """Every trait that mirrors the source, with the counts around ``epoch``."""
         # A live source may have grown since self._mats was read: describe the epochs read.
         src, mats = self._source, self._mats
         n_epochs, n_tiles = mats.shape[:2]
@@ -387,7 +313,8 @@ class ConfusionWidget(anywidget.AnyWidget):
             "_has_samples": src.has_samples,
             "_accuracy": wire.accuracy_table(mats, diff_of),
             "threshold": src.threshold if isinstance(src, Thresholded) else None,
-            **wire.counts_window(mats, epoch, None, self.wire_budget),
+            "_revision": revision,
+            "_counts": wire.counts_state(mats, epoch, revision),
         }
         state["_metrics"] = self._metrics_at(epoch)
         return state
@@ -401,13 +328,12 @@ class ConfusionWidget(anywidget.AnyWidget):
                 return
             follow = self.epoch >= self.n_epochs - 1
             self._mats = checked_matrices(self._source)
-            state = self._source_state(len(self._mats) - 1 if follow else self.epoch)
+            state = self._source_state(len(self._mats) - 1 if follow else self.epoch, self._revision + 1)
             self._syncing = True
             try:
                 with self.hold_sync():
                     for name, value in state.items():
                         setattr(self, name, value)
-                    self._revision += 1
             finally:
                 self._syncing = False
 
@@ -427,8 +353,12 @@ class ConfusionWidget(anywidget.AnyWidget):
         if not wire.is_request(content):
             log.debug("confusion-widget ignored message %r", content)
             return
-        reply, out = wire.answer(self._source, content, self.page_size)
-        self.send(reply, out or None)
+        with self._lock:  # the counts and revision of one moment
+            mats, revision = self._mats, self._revision
+        for reply, out in wire.respond(
+            self._source, content, matrices=mats, revision=revision, page_size=self.page_size
+        ):
+            self.send(reply, out or None)
 
     def __repr__(self) -> str:
         e, t_, k = self._mats.shape[:3]

@@ -4,7 +4,7 @@ One place for the encodings of the synced traits that are not plain JSON (the
 counts), the shape of every custom message (as TypedDicts), the reply builders and
 :func:`answer`, which turns a request from the frontend into a reply and its binary
 buffers. ``js/wire.js`` mirrors this module; ``js/wire_schema.json`` is generated
-from it (``python -m confusion_widget.wire``) and a test on each side checks that
+from it (``scripts/wire_schema.py``) and a test on each side checks that
 both agree.
 
 Requests and replies (frontend → kernel → frontend), keyed by ``id``::
@@ -14,31 +14,40 @@ Requests and replies (frontend → kernel → frontend), keyed by ``id``::
     → ImageRequest  {"type": "image", "id", "sample", "epoch"?}
     ← ImageReply    {"type": "image", "id", "buffer", "mime", "width", "height", "error",
                      "boxes"?, "history"?}
+    → CountsRequest {"type": "counts", "id", "epochs": [e, …]}
+    ← CountsReply   {"type": "counts", "id", "revision", "done"} + one buffer: a pack
+                     (several replies, each under CHUNK_BYTES; the last has done=true)
     ← ErrorReply    {"type": "error", "id", "error"}      (any request that failed)
 
 A ``buffer`` field is an index into the message's binary buffers (``-1``: none).
+Counts travel as *packs* (:mod:`confusion_widget._pack`): the ``_counts`` trait holds
+the epochs around the current one that fit in ``INITIAL_BYTES``; the frontend asks
+for any other epoch it needs, once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal, TypedDict
 
 import numpy as np
 
+from ._pack import DTYPES, encode_pack, epoch_blocks
 from ._util import json_id
 from .images import Encoded
 from .sources import CellSource, HasImageBoxes, HasSampleHistory
 
 __all__ = [
+    "CHUNK_BYTES",
+    "INITIAL_BYTES",
     "MAX_PAGE",
-    "MAX_WIRE_COUNT",
     "Box",
     "CellReply",
     "CellRequest",
+    "CountsReply",
+    "CountsRequest",
     "ErrorReply",
     "HistoryEntry",
     "ImageReply",
@@ -47,8 +56,8 @@ __all__ = [
     "Sample",
     "accuracy_table",
     "answer",
-    "counts_window",
-    "encode_counts",
+    "counts_state",
+    "respond",
     "schema",
 ]
 
@@ -56,8 +65,11 @@ log = logging.getLogger("confusion_widget")
 
 #: Entries per cell request at most (the frontend asks for ``page_size``).
 MAX_PAGE = 500
-#: Counts up to this travel as int32; larger ones widen to float64 (exact to 2**53).
-MAX_WIRE_COUNT = 2**31 - 1
+#: Bytes of counts in the widget's initial state (the ``_counts`` trait).
+INITIAL_BYTES = 256 * 2**10
+#: Bytes of counts per ``counts`` reply at most (a kernel WebSocket frame stays
+#: well under 2 MiB, envelope included).
+CHUNK_BYTES = 2**20
 
 
 # -- records inside messages and traits ------------------------------------------------
@@ -175,47 +187,114 @@ class ErrorReply(TypedDict):
     error: str
 
 
-REQUESTS: dict[str, type] = {"cell": CellRequest, "image": ImageRequest}
-REPLIES: dict[str, type] = {"cell": CellReply, "image": ImageReply, "error": ErrorReply}
-RECORDS: dict[str, type] = {"sample": Sample, "box": Box, "history": HistoryEntry, "metric": MetricRow}
+class CountsRequest(TypedDict):
+    """The counts of some epochs (those the frontend lacks)."""
+
+    type: Literal["counts"]
+    id: int
+    epochs: list[int]
+
+
+class CountsReply(TypedDict):
+    """One part of the answer to a counts request; its one buffer is a pack."""
+
+    type: Literal["counts"]
+    id: int | None
+    revision: int
+    done: bool
+
+
+class _PackBlockRequired(TypedDict):
+    epoch: int
+    tile: int
+    rows: list[int]
+    enc: Literal["dense", "sparse"]
+
+
+class PackBlock(_PackBlockRequired, total=False):
+    """One block of a pack's header (see :mod:`confusion_widget._pack`)."""
+
+    dtype: str
+    offset: int
+    nnz: int
+    pos: dict[str, Any]
+    val: dict[str, Any]
+
+
+class PackHeader(TypedDict):
+    """A pack's JSON header."""
+
+    v: int
+    K: int
+    T: int
+    revision: int
+    blocks: list[PackBlock]
+
+
+REQUESTS: dict[str, type] = {"cell": CellRequest, "image": ImageRequest, "counts": CountsRequest}
+REPLIES: dict[str, type] = {
+    "cell": CellReply,
+    "image": ImageReply,
+    "counts": CountsReply,
+    "error": ErrorReply,
+}
+RECORDS: dict[str, type] = {
+    "sample": Sample,
+    "box": Box,
+    "history": HistoryEntry,
+    "metric": MetricRow,
+    "pack": PackHeader,
+    "pack_block": PackBlock,
+}
 
 
 # -- trait encodings -------------------------------------------------------------------
-def encode_counts(block: np.ndarray) -> tuple[bytes, str]:
-    """``(W, T, K, K)`` counts → little-endian C-order bytes and their dtype name.
+def counts_state(mats: np.ndarray, epoch: int, revision: int, budget: int | None = None) -> bytes:
+    """The ``_counts`` trait: a pack of the whole epochs nearest ``epoch`` (itself
+    first, then one before, one after, …) that fit in ``budget`` bytes; the frontend
+    fetches the others when it needs them."""
+    budget = INITIAL_BYTES if budget is None else budget
+    blocks: list[Any] = []
+    size = 0
+    for e in _nearest(epoch, len(mats)):
+        epoch_blocks_ = list(epoch_blocks(mats, e, budget))
+        extra = sum(b.nbytes for b in epoch_blocks_)
+        if size + extra > budget:
+            break
+        blocks += epoch_blocks_
+        size += extra
+    return encode_pack(blocks, mats.shape[-1], mats.shape[1], revision)
 
-    int32 when every count fits, else float64 (exact up to 2**53): counts are widened,
-    never wrapped.
-    """
-    block = np.asarray(block)
-    fits = block.size == 0 or (block.max() <= MAX_WIRE_COUNT and block.min() >= -MAX_WIRE_COUNT)
-    if fits:
-        return np.ascontiguousarray(block, dtype="<i4").tobytes(), "int32"
-    if np.abs(block).max() > 2**53:
-        raise ValueError(
-            f"counts above 2**53 cannot be shown exactly; the largest is {int(np.abs(block).max())}."
-        )
-    return np.ascontiguousarray(block, dtype="<f8").tobytes(), "float64"
+
+def _nearest(epoch: int, n: int) -> Iterator[int]:
+    yield epoch
+    for d in range(1, n):
+        for e in (epoch - d, epoch + d):
+            if 0 <= e < n:
+                yield e
 
 
-def counts_window(mats: np.ndarray, epoch: int, current: Sequence[int] | None, budget: int) -> dict[str, Any]:
-    """The ``_counts`` / ``_counts_dtype`` / ``_window`` traits for the epochs around
-    ``epoch`` that fit in ``budget`` bytes; ``{}`` when the ``current`` window
-    (``[first, W]``) already serves ``epoch`` and is not at an edge that the slider
-    is about to cross."""
-    e_total = len(mats)
-    per_epoch = max(int(np.prod(mats.shape[1:])) * 4, 1)
-    width = int(max(1, min(e_total, budget // per_epoch)))
-    e = min(max(epoch, 0), e_total - 1)
-    if current is not None:
-        first, w = current
-        inside = first <= e < first + w and w == width
-        near_edge = (e == first and first > 0) or (e == first + w - 1 and first + w < e_total)
-        if inside and not near_edge:
-            return {}
-    first = min(max(0, e - width // 2), e_total - width)
-    data, dtype = encode_counts(mats[first : first + width])
-    return {"_counts": data, "_counts_dtype": dtype, "_window": [first, width]}
+def counts_replies(
+    mats: np.ndarray, epochs: Sequence[int], revision: int, msg_id: int | None
+) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
+    """The parts of the answer to a counts request: packs of at most ``CHUNK_BYTES``,
+    in the order asked, the last one marked ``done``."""
+    k, n_tiles = mats.shape[-1], mats.shape[1]
+    pending: list[Any] = []
+    size = 0
+    for e in epochs:
+        for block in epoch_blocks(mats, e, CHUNK_BYTES):
+            if pending and size + block.nbytes > CHUNK_BYTES:
+                yield _counts_part(msg_id, revision, False), [encode_pack(pending, k, n_tiles, revision)]
+                pending, size = [], 0
+            pending.append(block)
+            size += block.nbytes
+    yield _counts_part(msg_id, revision, True), [encode_pack(pending, k, n_tiles, revision)]
+
+
+def _counts_part(msg_id: int | None, revision: int, done: bool) -> dict[str, Any]:
+    reply: CountsReply = {"type": "counts", "id": msg_id, "revision": revision, "done": done}
+    return dict(reply)
 
 
 def accuracy_table(mats: np.ndarray, diff_of: Sequence[Any]) -> list[list[float | None]]:
@@ -266,10 +345,35 @@ def answer(source: CellSource, message: Any, page_size: int = 25) -> tuple[dict[
             return _cell_reply(source, message, page_size)
         if kind == "image":
             return _image_reply(source, message)
+        if kind == "counts":
+            raise ValueError("counts requests are answered in parts: use respond().")
         raise ValueError(f"unknown request type {kind!r}; expected one of {sorted(REQUESTS)}.")
     except Exception as exc:  # never raise in the kernel; tell the frontend
         log.debug("confusion-widget answered %r with an error", message, exc_info=True)
         return dict(error_reply(msg_id, f"{type(exc).__name__}: {exc}")), []
+
+
+def respond(
+    source: CellSource, message: Any, *, matrices: np.ndarray, revision: int, page_size: int = 25
+) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
+    """Every message that answers one request: :func:`answer`'s reply, or the parts
+    of a counts request (from ``matrices``, the source's counts the widget shows)."""
+    if not (isinstance(message, dict) and message.get("type") == "counts"):
+        yield answer(source, message, page_size)
+        return
+    try:
+        epochs = message.get("epochs")
+        if not isinstance(epochs, list) or not all(
+            isinstance(e, int) and not isinstance(e, bool) for e in epochs
+        ):
+            raise ValueError(f"request field 'epochs' must be a list of integers, got {epochs!r}.")
+        for e in epochs:
+            if not 0 <= e < len(matrices):
+                raise ValueError(f"epoch {e} is out of range: valid values are 0 … {len(matrices) - 1}.")
+    except ValueError as exc:
+        yield dict(error_reply(message.get("id"), f"ValueError: {exc}")), []
+        return
+    yield from counts_replies(matrices, list(dict.fromkeys(epochs)), revision, message["id"])
 
 
 def _cell_reply(
@@ -298,7 +402,10 @@ def _samples(
     images = source.images
     samples: list[Sample] = []
     buffers: list[bytes] = []
+    size = 0
     for i, pos in enumerate(positions):
+        if size > CHUNK_BYTES:  # a page stays one small message; "more" asks for the rest
+            break
         c = float(conf[i])
         s: Sample = {
             "id": json_id(ids[pos]),
@@ -314,6 +421,7 @@ def _samples(
             if enc.data is not None:
                 s["buffer"] = len(buffers)
                 buffers.append(enc.data)
+                size += len(enc.data)
         if extra is not None:
             s.update(extra[i])  # type: ignore[typeddict-item]
         samples.append(s)
@@ -358,7 +466,7 @@ def schema(traits: Sequence[str]) -> dict[str, Any]:
         "requests": {k: _keys(v) for k, v in REQUESTS.items()},
         "replies": {k: _keys(v) for k, v in REPLIES.items()},
         "records": {k: _keys(v) for k, v in RECORDS.items()},
-        "count_dtypes": ["float64", "int32"],
+        "pack_dtypes": sorted(DTYPES),
     }
 
 
@@ -367,7 +475,3 @@ def schema_json() -> str:
     from .widget import ConfusionWidget
 
     return json.dumps(schema(ConfusionWidget.wire_traits()), indent=1) + "\n"
-
-
-if __name__ == "__main__":  # python -m confusion_widget.wire > js/wire_schema.json
-    sys.stdout.write(schema_json())

@@ -17,6 +17,7 @@ SCRIPTS = [
     "bench_browser",
     "bench_export",
     "bench_wire",
+    "bench_dynamics",
 ]
 
 

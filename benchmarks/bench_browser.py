@@ -37,22 +37,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 from _timing import table
+from harness import CHROMIUM, CHROMIUM_ARGS  # the e2e tests' browser and flags
 
 PAGE_DIR = HERE / "browser"
 STATIC = REPO / "src" / "confusion_widget" / "static"
 PLOTLY = REPO / "node_modules" / "plotly.js-dist-min" / "plotly.min.js"
 ORIGIN = "http://cw-bench.invalid"
-CHROMIUM = os.environ.get("CW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1000, "height": 1000}
 
 # targets (ms)
@@ -332,7 +324,6 @@ print(_json.dumps(_out))
 
 
 def click_to_thumbnails(browser) -> dict:
-    sys.path.insert(0, str(REPO / "tests" / "e2e"))
     import harness
     import nbformat
 

@@ -22,7 +22,6 @@ Run: ``.venv/bin/python benchmarks/bench_export.py`` (about half a minute).
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -33,20 +32,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 from _timing import table
+from harness import CHROMIUM, CHROMIUM_ARGS  # the e2e tests' browser and flags
 
 from confusion_widget import ConfusionRecorder
 
-CHROMIUM = os.environ.get("CW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EPOCHS = 6  # as notebooks/quickstart.ipynb
 CONTEXTS = 3  # cold loads
 RELOADS = 4  # warm loads per context

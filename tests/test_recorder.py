@@ -476,7 +476,7 @@ def test_distributed_two_gloo_processes(tmp_path):
 def test_distributed_needs_sample_ids(monkeypatch):
     import confusion_widget.recorder as recorder_mod
 
-    monkeypatch.setattr(recorder_mod, "_distributed", lambda: (0, 2))
+    monkeypatch.setattr(recorder_mod, "distributed", lambda: (0, 2))
     rec = ConfusionRecorder(["a", "b"])
     rec.update(np.array([0, 1]), [0, 1])
     with pytest.raises(ValueError, match="needs sample_ids"):

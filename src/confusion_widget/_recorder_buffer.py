@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ._store_codec import label_names
 from ._util import is_torch_tensor, to_numpy
-from .matrix import check_class_ids, score_signals
+from .matrix import check_class_ids, score_signals, validate_labels
 
 
 def torch_module() -> Any:
@@ -168,6 +169,25 @@ class EpochBuffer:
         )
 
 
+def batch_kind(shape: tuple[int, ...], n_labels: int, current: str | None) -> str:
+    """What a batch's outputs are: ``"scores"`` ``(B, K)``, ``"binary"`` ``(B, 1)``
+    for two labels, or class ``"ids"`` ``(B,)``; the same kind all epoch."""
+    if len(shape) not in (1, 2):
+        raise ValueError(f"outputs must be (B, K) scores or (B,) class ids, got shape {shape}.")
+    kind = "ids" if len(shape) == 1 else "binary" if shape[1] == 1 and n_labels == 2 else "scores"
+    if kind == "scores" and shape[1] != n_labels:
+        raise ValueError(
+            f"outputs have {shape[1]} columns but there are {n_labels} labels"
+            f"{' (one column is a binary score: for 2 labels)' if shape[1] == 1 else ''}."
+        )
+    if current is not None and kind != current:
+        raise ValueError(
+            f"this epoch's earlier batches gave {current} and this one gives {kind}; "
+            "use one kind of output per epoch."
+        )
+    return kind
+
+
 def check_batch_ids(ids: Any, b: int) -> None:
     """A batch's ``sample_ids``: ``(B,)`` integers or strings (dtype only: no values
     are read, so a tensor on a GPU is not synchronised)."""
@@ -240,3 +260,28 @@ def align(
         aligned[pos] = a
         out.append(aligned)
     return tuple(out)
+
+
+def distributed() -> tuple[int, int]:
+    """``(rank, world_size)`` of an initialised ``torch.distributed`` group, else (0, 1)."""
+    torch = torch_module()
+    if torch is None:
+        return 0, 1
+    dist = getattr(torch, "distributed", None)
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def class_names(labels: Any) -> list[str]:
+    """``K >= 1`` class names, from names or from the number of classes."""
+    if isinstance(labels, bool):
+        raise TypeError(f"labels must be class names or the number of classes, got {labels!r}.")
+    if isinstance(labels, (int, np.integer)):
+        if labels < 1:
+            raise ValueError(
+                f"labels is {labels}: a recorder needs at least one class; pass "
+                "the number of classes K >= 1 or K class names."
+            )
+        return validate_labels(None, int(labels))
+    return label_names(labels)

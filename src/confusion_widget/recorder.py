@@ -20,12 +20,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._recorder_buffer import EpochBuffer, align, check_batch_ids, gather, torch_module
+from ._recorder_buffer import (
+    EpochBuffer,
+    align,
+    batch_kind,
+    check_batch_ids,
+    class_names,
+    distributed,
+    gather,
+)
 from ._recorder_images import CapturedImages, encode_new, source_by_id
-from ._store_codec import check_name, label_names, params_json
+from ._store_codec import check_name, params_json
 from ._util import is_torch_tensor, json_id, to_numpy
 from .images import Encoded, ImageSource
-from .matrix import check_class_ids, confusion_counts, validate_labels
+from .matrix import check_class_ids, confusion_counts
 from .runs import Run
 from .store import RunExistsError, RunInfo, RunStore, RunStoreError
 
@@ -35,31 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["ConfusionRecorder"]
 
 _IF_EXISTS = ("error", "resume", "overwrite")
-
-
-def _distributed() -> tuple[int, int]:
-    """``(rank, world_size)`` of an initialised ``torch.distributed`` group, else (0, 1)."""
-    torch = torch_module()
-    if torch is None:
-        return 0, 1
-    dist = getattr(torch, "distributed", None)
-    if dist is None or not dist.is_available() or not dist.is_initialized():
-        return 0, 1
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _class_names(labels: Any) -> list[str]:
-    """``K >= 1`` class names, from names or from the number of classes."""
-    if isinstance(labels, bool):
-        raise TypeError(f"labels must be class names or the number of classes, got {labels!r}.")
-    if isinstance(labels, (int, np.integer)):
-        if labels < 1:
-            raise ValueError(
-                f"labels is {labels}: a recorder needs at least one class; pass "
-                "the number of classes K >= 1 or K class names."
-            )
-        return validate_labels(None, int(labels))
-    return label_names(labels)
 
 
 class ConfusionRecorder:
@@ -151,7 +134,7 @@ class ConfusionRecorder:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
     ) -> None:
-        self.labels = _class_names(labels)
+        self.labels = class_names(labels)
         if if_exists not in _IF_EXISTS:
             raise ValueError(f"if_exists must be one of {_IF_EXISTS}, got {if_exists!r}.")
         if isinstance(images, (str, bytes, os.PathLike)):
@@ -173,7 +156,7 @@ class ConfusionRecorder:
         self._source_saved = False  # its thumbnails are in the log
         self._first_epoch = threading.Event()
         self._closed = False
-        self._rank, _ = _distributed()
+        self._rank, _ = distributed()
         self._store: RunStore | None = None
         self._info: RunInfo | None = None  # the run in the log, once created or resumed
         self._owns_store = False
@@ -252,19 +235,7 @@ class ConfusionRecorder:
         self._check_open()
         buf = self._buf
         shape = tuple(outputs.shape) if hasattr(outputs, "shape") else np.shape(outputs)
-        if len(shape) not in (1, 2):
-            raise ValueError(f"outputs must be (B, K) scores or (B,) class ids, got shape {shape}.")
-        kind = "ids" if len(shape) == 1 else "binary" if shape[1] == 1 and len(self.labels) == 2 else "scores"
-        if kind == "scores" and shape[1] != len(self.labels):
-            raise ValueError(
-                f"outputs have {shape[1]} columns but there are {len(self.labels)} labels"
-                f"{' (one column is a binary score: for 2 labels)' if shape[1] == 1 else ''}."
-            )
-        if buf.kind is not None and kind != buf.kind:
-            raise ValueError(
-                f"this epoch's earlier batches gave {buf.kind} and this one gives {kind}; "
-                "use one kind of output per epoch."
-            )
+        kind = batch_kind(shape, len(self.labels), buf.kind)
         b = shape[0]
         if not (is_torch_tensor(outputs) or isinstance(outputs, np.ndarray)):
             outputs = to_numpy(outputs, "outputs")
@@ -327,7 +298,7 @@ class ConfusionRecorder:
         buf, self._buf = self._buf, EpochBuffer()
         if not len(buf):
             raise ValueError("end_epoch() without any update() since the last epoch.")
-        _, world = _distributed()
+        _, world = distributed()
         if world > 1 and buf.auto_ids:
             raise ValueError(
                 "under torch.distributed every update() needs sample_ids (e.g. dataset "

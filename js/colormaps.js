@@ -2,16 +2,9 @@
 // points (ColorBrewer / matplotlib stops), so drawing a million cells is an array
 // read per cell instead of a colour computation.
 
-const STOPS = {
-	blues: ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"],
-	greens: ["#f7fcf5", "#e5f5e0", "#c7e9c0", "#a1d99b", "#74c476", "#41ab5d", "#238b45", "#006d2c", "#00441b"],
-	oranges: ["#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913", "#d94801", "#a63603", "#7f2704"],
-	greys: ["#ffffff", "#f0f0f0", "#d9d9d9", "#bdbdbd", "#969696", "#737373", "#525252", "#252525", "#000000"],
-	viridis: ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"],
-	magma: ["#000004", "#1c1044", "#4f127b", "#812581", "#b5367a", "#e55964", "#fb8761", "#fec287", "#fcfdbf"],
-	// Diverging (RdBu reversed): blue for negative, near-white at 0, red for positive.
-	diverging: ["#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b"],
-};
+// The stops, shared with the static PNG the kernel draws (snapshot.py); "diverging"
+// is RdBu reversed: blue for negative, near-white at 0, red for positive.
+import STOPS from "../src/confusion_widget/colormaps.json";
 
 export const COLORMAP_NAMES = ["blues", "viridis", "magma", "greys", "greens", "oranges"];
 const LUT_SIZE = 256;

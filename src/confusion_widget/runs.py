@@ -309,6 +309,10 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
             mats = list(self._matrices)
         return np.stack(mats)[:, None]
 
+    def counts(self, epoch: int) -> np.ndarray:
+        """``(K, K)`` int64 counts of one epoch (negative counts from the end)."""
+        return self._matrices[self._epoch(epoch)].copy()
+
     def sample_ids(self) -> np.ndarray:
         if self._ids is None:
             self._ids = np.arange(self._n, dtype=np.int64)

@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml package.json package-lock.json scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
 
-$(STATIC): $(wildcard js/*.js) js/widget.css src/confusion_widget/colormaps.json $(STAMP)
+$(STATIC): $(wildcard js/*.js) js/widget.css js/dynamics_view.css src/confusion_widget/colormaps.json $(STAMP)
 	npm run build --silent
 
 setup: $(STAMP) $(STATIC)

@@ -20,6 +20,11 @@ Sections
    measured on a real kernel WebSocket by ``bench_wire.py``).
 5. click → 25 thumbnails loaded, with a real kernel (JupyterLab from
    ``tests/e2e/harness.py``).
+6. overview + detail: K = 1,000 × 20 epochs (the fitted view, wheel zoom and drag
+   pan steps, search → zoomed view) and K = 10,000 × 10 epochs with ~0.05% of the
+   cells non-zero (first paint, epoch step, zoom, pan, search), built in the browser
+   as sparse packs (a dense K = 10,000 tile would be 400 MB: none exists in JS).
+   ``--only overview`` runs just this section.
 """
 
 from __future__ import annotations
@@ -52,6 +57,11 @@ TARGET_STEP_K100 = 16
 TARGET_FIRST_PAINT_K1000 = 300
 TARGET_STEP_K1000 = 50
 TARGET_CLICK = 300
+TARGET_STEP_FRAME_K1000 = 25  # epoch step → painted frame
+TARGET_ZOOM_K1000 = 16  # zoom / pan step
+TARGET_SEARCH = 100  # search → zoomed view
+TARGET_FIRST_PAINT_K10000 = 500
+TARGET_STEP_K10000 = 50
 
 CAVEAT = (
     "Machine: 2 shared CPU cores, headless Chromium with software rendering (--disable-gpu);\n"
@@ -402,6 +412,122 @@ def click_to_thumbnails(browser) -> dict:
     }
 
 
+# -- 6. overview + detail -------------------------------------------------------------------
+def overview(browser, K: int, E: int, sparse: bool, mounts: int, passes: int) -> dict:
+    """First paint, epoch steps, zoom / pan steps and search → zoomed view on one widget."""
+    ctx, page = bench_page(browser, 1)
+    try:
+        spec = {"K": K, "E": E, "sparse": sparse}
+        page.evaluate("(s) => bench.mount(s)", spec)  # warm-up (JIT, fonts, data generation)
+        page.evaluate("() => bench.sweep(1)")
+        fps = [page.evaluate("(s) => bench.mount(s)", spec) for _ in range(mounts)]
+        page.evaluate("() => bench.sweep(1)")
+        steps = page.evaluate("(n) => bench.sweep(n)", passes)
+        check_pixels(page, f"overview K={K}")
+        page.evaluate("() => bench.zoomPan({zooms: 6, pans: 12})")  # warm-up
+        zp = [page.evaluate("() => bench.zoomPan({zooms: 6, pans: 12})") for _ in range(3)]
+        names = [f"class {(i * 7919) % K}" for i in range(12)]
+        page.evaluate("(n) => bench.search({names: n})", names[:2])  # warm-up
+        se = page.evaluate("(n) => bench.search({names: n})", names)
+        heap = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : null")
+        assert not page.errors, page.errors
+    finally:
+        ctx.close()
+    zoom = [x for r in zp for x in r["zoom"]]
+    zoom_frame = [x for r in zp for x in r["zoomFrame"]]
+    pan = [x for r in zp for x in r["pan"]]
+    pan_frame = [x for r in zp for x in r["panFrame"]]
+    return {
+        "K": K,
+        "E": E,
+        "fill": fps[0]["offDiagonalFill"],
+        "first_paint": med([m["firstPaint"] for m in fps]),
+        "first_paint_frame": med([m["toFrame"] for m in fps]),
+        "step": med(steps["step"]),
+        "step_frame": med(steps["toFrame"]),
+        "step_frame_p95": p95(steps["toFrame"]),
+        "zoom": med(zoom),
+        "zoom_frame": med(zoom_frame),
+        "pan": med(pan),
+        "pan_frame": med(pan_frame),
+        "zoom_p95": p95(zoom + pan),
+        "search": med(se["js"]),
+        "search_frame": med(se["toFrame"]),
+        "fit_cell": zp[0]["fitCell"],
+        "canvas_width": zp[0]["canvasWidth"],
+        "heap_mb": heap / 1e6 if heap else None,
+    }
+
+
+def overview_section(browser) -> dict[str, float]:
+    runs = [overview(browser, 1000, 20, False, 5, 2), overview(browser, 10_000, 10, True, 3, 2)]
+    print("\n6. Overview + detail: the fitted view (whole matrix in 900 CSS px), zoom, pan, search (dpr 1)")
+    for r in runs:
+        print(
+            f"   K={r['K']:,} × {r['E']} epochs: {r['fill']:.3%} of off-diagonal cells non-zero; fitted cell "
+            f"{r['fit_cell']:.3f} px, canvas {r['canvas_width']:.0f} px wide"
+            + (f"; JS heap after the run {r['heap_mb']:.0f} MB" if r["heap_mb"] else "")
+        )
+    rows = [
+        (
+            f"{r['K']:,}",
+            ms(r["first_paint"]),
+            ms(r["first_paint_frame"]),
+            ms(r["step"]),
+            ms(r["step_frame"]),
+            ms(r["step_frame_p95"]),
+            f"{ms(r['zoom'])} / {ms(r['zoom_frame'])}",
+            f"{ms(r['pan'])} / {ms(r['pan_frame'])}",
+            ms(r["zoom_p95"]),
+            f"{ms(r['search'])} / {ms(r['search_frame'])}",
+        )
+        for r in runs
+    ]
+    print(
+        table(
+            rows,
+            (
+                "K",
+                "first paint",
+                "→ frame",
+                "step",
+                "step → frame",
+                "→ frame p95",
+                "zoom js / → frame",
+                "pan js / → frame",
+                "zoom+pan js p95",
+                "search js / → frame",
+            ),
+        )
+    )
+    print(
+        "   (ms, medians; zoom = one wheel notch (×1.6) about a random point, pan = one 40 px pointer move\n"
+        "   while dragging, search = typing a name + Enter until the class's diagonal cell is centred;\n"
+        "   js = the synchronous handler incl. the repaint, → frame = to the end of the next frame)"
+    )
+    k1, k10 = runs
+    print(
+        f"   targets: K=1,000 step → frame {ms(k1['step_frame'])} ms {verdict(k1['step_frame'], TARGET_STEP_FRAME_K1000)}; "
+        f"zoom/pan step {ms(max(k1['zoom'], k1['pan']))} ms {verdict(max(k1['zoom'], k1['pan']), TARGET_ZOOM_K1000)};\n"
+        f"   search → zoomed {ms(k1['search_frame'])} ms {verdict(k1['search_frame'], TARGET_SEARCH)}; "
+        f"K=10,000 first paint → frame {ms(k10['first_paint_frame'])} ms "
+        f"{verdict(k10['first_paint_frame'], TARGET_FIRST_PAINT_K10000)}; "
+        f"step → frame {ms(k10['step_frame'])} ms {verdict(k10['step_frame'], TARGET_STEP_K10000)}"
+    )
+    print("   plotly at K=10,000 is not run: its z would be 10^8 numbers as nested arrays (GBs)")
+    figures: dict[str, float] = {}
+    for r in runs:
+        tag = f"overview_k{r['K']}"
+        figures |= {
+            f"{tag}_first_paint_frame_ms": r["first_paint_frame"],
+            f"{tag}_step_frame_ms": r["step_frame"],
+            f"{tag}_zoom_ms": r["zoom"],
+            f"{tag}_pan_ms": r["pan"],
+            f"{tag}_search_frame_ms": r["search_frame"],
+        }
+    return figures
+
+
 # -- main --------------------------------------------------------------------------------
 def main() -> dict[str, float]:
     from playwright.sync_api import sync_playwright
@@ -418,6 +544,14 @@ def main() -> dict[str, float]:
         f"viewport {VIEWPORT['width']}×{VIEWPORT['height']}, widget 900 CSS px wide."
     )
     figures: dict[str, float] = {}
+    if "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1] == "overview":
+        with sync_playwright() as pw:
+            browser = launch(pw)
+            try:
+                figures |= overview_section(browser)
+            finally:
+                browser.close()
+        return figures
     with sync_playwright() as pw:
         browser = launch(pw)
         print(f"Chromium {browser.version} (headless)")
@@ -562,6 +696,9 @@ def main() -> dict[str, float]:
                 "compare_step_ms": cmp["step"],
                 "compare_step_frame_ms": cmp["step_frame"],
             }
+
+            # 6 ------------------------------------------------------------------------
+            figures |= overview_section(browser)
         finally:
             browser.close()
 

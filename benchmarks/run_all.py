@@ -18,6 +18,11 @@ SCRIPTS = [
     "bench_export",
     "bench_wire",
     "bench_dynamics",
+    "bench_dynamics_view",
+    "bench_large_k",
+    "bench_frames",
+    "bench_order",
+    "bench_integrations",
 ]
 
 

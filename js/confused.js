@@ -1,10 +1,13 @@
 // "Most confused pairs": the largest off-diagonal cells of tile 0 at the current
 // epoch, as a collapsible list whose items select their cell. The list is only
 // computed while open; closed, the tile's accuracy (or, without one, an
-// early-exit scan) decides whether there is anything to show.
+// early-exit scan) decides whether there is anything to show. Tiles come as
+// sparse rows (sparse.js) or, from older callers, dense K*K arrays. A click on a
+// pair selects its cell and asks (`onPick`) for it to be made visible (zoom).
 
 import { button, element } from "./dom.js";
 import { formatCount } from "./format.js";
+import { hasOffDiagonalSparse, topConfusedSparse } from "./sparse.js";
 import { setTraits, stringList } from "./traits.js";
 
 const TOP = 10;
@@ -34,19 +37,19 @@ export function hasOffDiagonal(counts, K) {
 	return false;
 }
 
-export function createConfused(model, { signal }) {
+export function createConfused(model, { signal, onPick = () => {} }) {
 	const el = element("details", "cw-confused");
 	el.hidden = true;
 	const list = element("ol", "cw-confused-list");
 	el.append(element("summary", "", "most confused pairs"), list);
 
-	let tile = null; // {counts, K} of tile 0 on screen
+	let tile = null; // {counts | sparse, K} of tile 0 on screen
 	let stale = true;
 
 	function render() {
 		stale = false;
 		const labels = stringList(model, "labels");
-		const items = tile ? topConfused(tile.counts, tile.K) : [];
+		const items = !tile ? [] : tile.sparse ? topConfusedSparse(tile.sparse, TOP) : topConfused(tile.counts, tile.K);
 		list.replaceChildren(
 			...items.map(({ row, col, count }) => {
 				const item = button("cw-confused-item", `${labels[row]} \u2192 ${labels[col]}: ${formatCount(count)}`);
@@ -61,7 +64,10 @@ export function createConfused(model, { signal }) {
 
 	function onClick(event) {
 		const item = event.target.closest?.("button.cw-confused-item");
-		if (item) setTraits(model, { selected: [Number(item.dataset.row), Number(item.dataset.col)], selected_tile: 0 });
+		if (!item) return;
+		const [row, col] = [Number(item.dataset.row), Number(item.dataset.col)];
+		setTraits(model, { selected: [row, col], selected_tile: 0 });
+		onPick(row, col);
 	}
 
 	function onToggle() {
@@ -74,12 +80,14 @@ export function createConfused(model, { signal }) {
 	return {
 		el,
 		/**
-		 * Tile 0 on screen: {counts, K, diverging, accuracy: trace / total from
-		 * `_accuracy`, if known}, or null. Hidden for differences and perfect matrices.
+		 * Tile 0 on screen: {sparse (CSR) or counts (dense), K, diverging, accuracy:
+		 * trace / total from `_accuracy`, if known}, or null. Hidden for differences
+		 * and perfect matrices.
 		 */
 		update(next) {
-			tile = next && !next.diverging && next.counts ? next : null;
-			const errors = typeof tile?.accuracy === "number" ? tile.accuracy < 1 : tile && hasOffDiagonal(tile.counts, tile.K);
+			tile = next && !next.diverging && (next.sparse || next.counts) ? next : null;
+			const scan = () => (tile.sparse ? hasOffDiagonalSparse(tile.sparse) : hasOffDiagonal(tile.counts, tile.K));
+			const errors = typeof tile?.accuracy === "number" ? tile.accuracy < 1 : tile && scan();
 			el.hidden = !errors;
 			stale = true;
 			if (el.open && !el.hidden) render();

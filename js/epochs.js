@@ -2,9 +2,12 @@
 // kept compact (the blocks of the packs as decoded: dense rows or sparse
 // positions), assembled per (epoch, tile) from row blocks. An epoch is *held*
 // once every row of every tile has arrived. Drawing asks for a dense K×K tile
-// (`tile`), made lazily and kept in a small LRU bounded in bytes; the tooltip's
+// (`tile`) or, cheaper at any K, a sparse-row one (`sparse`, see sparse.js), made
+// lazily and kept in a small LRU bounded in bytes; the tooltip's
 // sparkline asks for single cells and row/column sums, answered from the blocks
 // without densifying. One store per model (made in `initialize`).
+
+import { fromBlocks } from "./sparse.js";
 
 /** Bytes of dense tiles kept at most (K = 1,000 int32: 4 MB each, so ~12 of them). */
 const DENSE_BYTES = 48 * 2 ** 20;
@@ -62,6 +65,25 @@ export function createEpochStore({ maxDenseBytes = DENSE_BYTES } = {}) {
 	function blockAt(epoch, tile, index) {
 		const row = Math.floor(index / key.K);
 		return tiles.get(epoch)[tile].blocks.find((b) => b.r0 <= row && row < b.r1);
+	}
+
+	const sizeOf = (v) => v.byteLength ?? v.ptr.byteLength + v.cols.byteLength + v.vals.byteLength;
+
+	/** The LRU entry `id`, made by `make` when absent; drops the oldest past the byte budget. */
+	function cached(id, make) {
+		let out = dense.get(id);
+		if (out) dense.delete(id);
+		else {
+			out = make();
+			denseBytes += sizeOf(out);
+		}
+		dense.set(id, out);
+		for (const [old, arr] of dense) {
+			if (denseBytes <= maxDenseBytes || old === id) break;
+			dense.delete(old);
+			denseBytes -= sizeOf(arr);
+		}
+		return out;
 	}
 
 	function densify(epoch, tile) {
@@ -127,20 +149,13 @@ export function createEpochStore({ maxDenseBytes = DENSE_BYTES } = {}) {
 		/** Tile `tile` of a held epoch as a dense K*K array (Int32Array, or Float64Array for wide counts), else null. */
 		tile(epoch, tile) {
 			if (!held.has(epoch) || !(tile >= 0 && tile < key.T)) return null;
-			const id = `${epoch}:${tile}`;
-			let out = dense.get(id);
-			if (out) dense.delete(id);
-			else {
-				out = densify(epoch, tile);
-				denseBytes += out.byteLength;
-			}
-			dense.set(id, out);
-			for (const [old, arr] of dense) {
-				if (denseBytes <= maxDenseBytes || old === id) break;
-				dense.delete(old);
-				denseBytes -= arr.byteLength;
-			}
-			return out;
+			return cached(`${epoch}:${tile}`, () => densify(epoch, tile));
+		},
+
+		/** Tile `tile` of a held epoch as compressed sparse rows (sparse.js), else null; never K×K. */
+		sparse(epoch, tile) {
+			if (!held.has(epoch) || !(tile >= 0 && tile < key.T)) return null;
+			return cached(`s${epoch}:${tile}`, () => fromBlocks(tiles.get(epoch)[tile].blocks, key.K));
 		},
 
 		/** Dense tiles kept now (for tests): their count and bytes. */
@@ -149,8 +164,8 @@ export function createEpochStore({ maxDenseBytes = DENSE_BYTES } = {}) {
 		/** The count at flat `index` of a held epoch's tile, without densifying (0 where none was sent). */
 		cell(epoch, tile, index) {
 			if (!held.has(epoch)) return null;
-			const cached = dense.get(`${epoch}:${tile}`);
-			if (cached) return cached[index];
+			const full = dense.get(`${epoch}:${tile}`);
+			if (full) return full[index];
 			const b = blockAt(epoch, tile, index);
 			if (b.enc === "dense") return b.values[index - b.r0 * key.K];
 			const i = lowerBound(b.positions, index);

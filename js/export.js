@@ -121,7 +121,7 @@ function backgroundFor(background, ink) {
  * view = {geom, frame, headings: [text per tile], title, columns, ink, family, background}.
  */
 export function composePng({ geom, frame, headings, title, columns, ink, family, background }, wanted = 2) {
-	const T = frame.values.length;
+	const T = frame.scales.length;
 	const layout = pngLayout({ geom, T, columns, title });
 	const scale = pngScale(layout.width, layout.height, wanted);
 	const canvas = document.createElement("canvas");
@@ -151,7 +151,15 @@ export function composePng({ geom, frame, headings, title, columns, ink, family,
 			ctx.fillText(headings[t], 0, HEADING_H / 2);
 		}
 		ctx.translate(0, HEADING_H);
-		const tile = { values: frame.values[t], scale: frame.scales[t], aggregation: frame.aggregation, diverging: frame.diverging[t] };
+		// Sparse rows where the frame has them (never a dense K×K array at large K).
+		const sparse = frame.sparse?.[t];
+		const tile = {
+			sparse,
+			values: sparse ? null : frame.values[t],
+			scale: frame.scales[t],
+			aggregation: frame.aggregation,
+			diverging: frame.diverging[t],
+		};
 		paintTile(ctx, geom, tile, { ink, family, scratch });
 	});
 	return canvas;

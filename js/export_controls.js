@@ -60,8 +60,13 @@ export function createExportControls({ snapshot, onError, signal }) {
 	function saveCsv() {
 		const view = snapshot();
 		if (!view) return;
-		const text = csvText({ labels: view.labels, titles: view.titles, values: view.frame.values, aggregation: view.frame.aggregation });
-		downloadBlob(new Blob([text], { type: "text/csv;charset=utf-8" }), exportName(view.epoch, "csv"), signal);
+		try {
+			// The dense values: refused (with a message) for matrices too large to densify.
+			const text = csvText({ labels: view.labels, titles: view.titles, values: view.frame.values, aggregation: view.frame.aggregation });
+			downloadBlob(new Blob([text], { type: "text/csv;charset=utf-8" }), exportName(view.epoch, "csv"), signal);
+		} catch (err) {
+			onError(`Could not save the CSV: ${err.message}`);
+		}
 	}
 
 	png.addEventListener("click", savePng, { signal });

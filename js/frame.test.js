@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { computeFrame } from "./frame.js";
+import { fromDense } from "./sparse.js";
 
 const K = 2;
 // tile 0: run A, tile 1: run B, tile 2: B − A.
@@ -9,6 +10,7 @@ const D = B.map((b, i) => b - A[i]);
 const decoded = {
 	tile: (epoch, t) => (epoch === 0 ? Int32Array.from([A, B, D][t]) : null),
 };
+const fixed = [A, B, D].map((v) => fromDense(Int32Array.from(v), K));
 const kinds = [
 	{ diverging: false, diffOf: null },
 	{ diverging: false, diffOf: null },
@@ -36,13 +38,23 @@ describe("computeFrame", () => {
 		expect(f.values[2][0]).toBeCloseTo(1 - 0.75);
 		expect(f.values[2][3]).toBeCloseTo(0.75 - 1);
 	});
-	it("reuses the previous frame's buffers", () => {
-		const first = computeFrame(decoded, 0, opts("row"));
-		const kept = first.values.slice();
-		const next = computeFrame(decoded, 0, opts("column"), first);
-		next.values.forEach((v, t) => {
-			expect(v).toBe(kept[t]);
-		});
+	it("reuses the previous frame's value buffers", () => {
+		const store = { sparse: (e, t) => (e === 0 ? fixed[t] : null) };
+		const first = computeFrame(store, 0, opts("row"));
+		const kept = first.sparse.map((v) => v.vals);
+		const next = computeFrame(store, 0, opts("column"), first);
+		expect(next.sparse[0].vals).toBe(kept[0]);
 		expect(next.values[0][0]).toBeCloseTo(1);
+	});
+	it("works from sparse rows without a dense tile", () => {
+		const store = {
+			sparse: (e, t) => (e === 0 ? fixed[t] : null),
+			tile: () => {
+				throw new Error("densified");
+			},
+		};
+		const f = computeFrame(store, 0, opts("row"));
+		expect([...f.sparse[0].vals]).toEqual([0.75, 0.25, 1]);
+		expect([...f.values[2]].map((v) => Math.round(v * 100) / 100)).toEqual([0.25, -0.25, 0.25, -0.25]);
 	});
 });

@@ -32,4 +32,10 @@ describe("keyAction", () => {
 	it("ignores other keys", () => {
 		expect(keyAction("a", base)).toBeNull();
 	});
+	it("+ / − zoom, 0 fits (on the matrix only)", () => {
+		expect(keyAction("+", base)).toEqual({ type: "zoom", factor: 1.6 });
+		expect(keyAction("-", base)).toEqual({ type: "zoom", factor: 1 / 1.6 });
+		expect(keyAction("0", base)).toEqual({ type: "zoom", factor: 0 });
+		expect(keyAction("+", { ...base, K: 0 })).toBeNull();
+	});
 });

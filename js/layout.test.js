@@ -36,13 +36,28 @@ describe("computeGeometry", () => {
 	it("shows every n-th label when cells are smaller than the font", () => {
 		const labels = Array.from({ length: 1000 }, (_, i) => `n${i}`);
 		const g = computeGeometry({ labels, width: 900, measure });
-		expect(g.cellW).toBe(MIN_CELL);
-		expect(g.rowLabels.step).toBe(labelStep(MIN_CELL));
-		expect(g.rowLabels.step).toBe(7);
-		expect(g.rowLabels.texts[7]).toBe("n7");
-		expect(g.rowLabels.texts[8]).toBeNull();
-		expect(g.colLabels.texts.filter((t) => t !== null)).toHaveLength(Math.ceil(1000 / 7));
-		expect(g.width).toBe(g.x0 + 2000 + 6);
+		// 1,000 classes in 900 px: fractional cells, the whole matrix fits the width.
+		expect(g.cellW).toBeLessThan(MIN_CELL);
+		expect(g.cellW * 1000).toBeCloseTo(900 - g.x0 - 6);
+		expect(g.rowLabels.step).toBe(labelStep(g.cellW));
+		const step = g.rowLabels.step;
+		expect(step).toBe(Math.ceil(13 / g.cellW));
+		expect(g.rowLabels.texts[step]).toBe(`n${step}`);
+		expect(g.rowLabels.texts[step + 1]).toBeNull();
+		expect(g.colLabels.texts.filter((t) => t !== null)).toHaveLength(Math.ceil(1000 / step));
+		expect(g.width).toBeLessThanOrEqual(900);
+	});
+	it("finds the row-label margin of 5,000 labels from the longest ones", () => {
+		const labels = Array.from({ length: 5000 }, (_, i) => `n${i}`);
+		labels[4321] = "a longer name";
+		let calls = 0;
+		const counted = (t) => {
+			calls++;
+			return measure(t);
+		};
+		const g = computeGeometry({ labels, width: 900, measure: counted });
+		expect(g.x0).toBe(measure("a longer name") + 6);
+		expect(calls).toBeLessThan(2000); // not one (or more) per label
 	});
 	it("sizes cells to the width between the bounds", () => {
 		const labels = Array.from({ length: 100 }, (_, i) => `${i}`);

@@ -13,6 +13,7 @@ const COLUMNS = [
 	["recall", "recall"],
 	["f1", "F1"],
 	["support", "support"],
+	["ap", "AP"], // detection only: shown when the rows have it
 ];
 
 const finite = (v) => typeof v === "number" && Number.isFinite(v);
@@ -69,10 +70,13 @@ export function createMetrics(model, { signal }) {
 	function render() {
 		stale = false;
 		const list = rows();
+		const hasAp = list.some((r) => r.ap !== undefined);
+		const columns = hasAp ? COLUMNS : COLUMNS.filter(([key]) => key !== "ap");
+		for (const th of headers) if (th.dataset.key === "ap") th.hidden = !hasAp;
 		rowsByLabel = new Map();
 		const trs = sortedMetrics(list, sort).map((i) => {
 			const tr = element("tr");
-			tr.append(...COLUMNS.map(([key]) => element("td", "", cellText(key, list[i][key]))));
+			tr.append(...columns.map(([key]) => element("td", "", cellText(key, list[i][key]))));
 			rowsByLabel.set(String(list[i].label ?? ""), tr);
 			return tr;
 		});

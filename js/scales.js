@@ -3,6 +3,7 @@
 // only asks a scale for a colour index per value.
 
 import { getColormap } from "./colormaps.js";
+import { forEachEntry } from "./sparse.js";
 
 /** Buckets of the "smart" scale: enough to show the structure of a heavy tail. */
 const SMART_BUCKETS = 9;
@@ -54,32 +55,39 @@ export function marginals(counts, K, absolute = false) {
 	return { rows, cols };
 }
 
+/**
+ * Calls fn(value, isDiagonal) for every value of `tiles`: dense K*K arrays, or
+ * sparse ones {tile, vals} (sparse.js CSR and its values) whose absent cells are 0.
+ */
+function eachValue(tiles, K, fn) {
+	for (const values of tiles) {
+		if (values.tile && values.vals) forEachEntry(values.tile, values.vals, fn);
+		else for (let i = 0; i < values.length; i++) fn(values[i], i % (K + 1) === 0);
+	}
+}
+
 /** max |v|, the smallest non-zero |v| and a sample of non-zero |v| over the domain. */
 function domainStats(tiles, K, hideDiagonal, wantSample) {
 	let max = 0;
 	let minPositive = Infinity;
 	let nonZero = 0;
-	for (const values of tiles) {
-		for (let i = 0; i < values.length; i++) {
-			const a = Math.abs(values[i]);
-			if (a === 0 || (hideDiagonal && i % (K + 1) === 0)) continue;
-			nonZero++;
-			if (a > max) max = a;
-			if (a < minPositive) minPositive = a;
-		}
-	}
+	eachValue(tiles, K, (v, diagonal) => {
+		const a = Math.abs(v);
+		if (a === 0 || (hideDiagonal && diagonal)) return;
+		nonZero++;
+		if (a > max) max = a;
+		if (a < minPositive) minPositive = a;
+	});
 	if (!wantSample || nonZero === 0) return { max, minPositive, sample: null };
 	const stride = Math.max(1, Math.ceil(nonZero / SMART_SAMPLE));
 	const sample = new Float64Array(Math.ceil(nonZero / stride));
 	let seen = 0;
 	let k = 0;
-	for (const values of tiles) {
-		for (let i = 0; i < values.length; i++) {
-			const a = Math.abs(values[i]);
-			if (a === 0 || (hideDiagonal && i % (K + 1) === 0)) continue;
-			if (seen++ % stride === 0) sample[k++] = a;
-		}
-	}
+	eachValue(tiles, K, (v, diagonal) => {
+		const a = Math.abs(v);
+		if (a === 0 || (hideDiagonal && diagonal)) return;
+		if (seen++ % stride === 0) sample[k++] = a;
+	});
 	return { max, minPositive, sample: sample.subarray(0, k).sort() };
 }
 
@@ -143,7 +151,8 @@ function magnitudeMap(kind, stats) {
 }
 
 /**
- * A colour scale over the values of all tiles (one domain, so tiles compare).
+ * A colour scale over the values of all tiles (one domain, so tiles compare):
+ * dense K*K arrays or sparse {tile, vals} (see eachValue).
  * `index(v)` is the colormap entry 0…255 for v, or −1 for "empty" (0, and what the
  * domain excludes). Diverging scales are symmetric (±max|v|), centred on entry 128.
  * `ticks` ({value, pos} with pos in 0…1 along the legend) and `bar` (colour stops)

@@ -1,29 +1,48 @@
-// The score threshold of a multi-label run: a range input in the toolbar, shown
-// only while Python's `threshold` trait is a number. Dragging writes the trait at
-// most every THROTTLE_MS (Python recomputes every epoch's matrix for each value);
-// releasing writes the final value. Follows Python's changes.
+// A threshold slider: a range input in the toolbar, shown only while its Python
+// trait is a number. `threshold` is a multi-label run's score threshold;
+// `score_threshold` and `iou_threshold` a detection widget's (IoU starts above 0);
+// `confidence_threshold` a classifier's abstention threshold, its label followed by
+// the coverage at the current epoch (`_coverage`).
+// Dragging writes the trait at most every THROTTLE_MS (Python recomputes every
+// epoch's matrix for each value); releasing writes the final value. Follows
+// Python's changes.
 
 import { element } from "./dom.js";
+import { formatPercent } from "./format.js";
 import { onAbort } from "./lifetime.js";
 import { listen, setTraits } from "./traits.js";
 
 const THROTTLE_MS = 150;
 
-export function createThreshold(model, { signal }) {
+/** " · coverage 81%" (one per tile: " · coverage 81% / 77%") at the current epoch, or "". */
+export function coverageNote(model) {
+	const row = model.get("_coverage")?.[model.get("epoch")];
+	const known = Array.isArray(row) ? row.filter((v) => typeof v === "number" && Number.isFinite(v)) : [];
+	return known.length ? ` \u00b7 coverage ${known.map((v) => formatPercent(v)).join(" / ")}` : "";
+}
+
+/**
+ * createThreshold(model, "score_threshold", {signal, label: "score", min: 0});
+ * createThreshold(model, {signal}) is the multi-label `threshold` slider.
+ */
+export function createThreshold(model, trait = "threshold", options = {}) {
+	if (typeof trait === "object") [trait, options] = ["threshold", trait];
+	const { signal, label = "threshold", min = 0, note = () => "", noteEvents = [] } = options;
 	const el = element("label", "cw-control cw-threshold-control");
 	const text = element("span", "cw-threshold-value");
 	const input = element("input", "cw-threshold");
 	input.type = "range";
-	input.min = "0";
+	input.min = String(min);
 	input.max = "1";
 	input.step = "0.01";
-	input.setAttribute("aria-label", "score threshold");
+	input.dataset.trait = trait;
+	input.setAttribute("aria-label", label === "threshold" ? "score threshold" : `${label} threshold`);
 	el.append(text, input);
 
 	let timer = null;
 	let lastWrite = -Infinity;
 	const show = (value) => {
-		text.textContent = `threshold ${Number(value).toFixed(2)}`;
+		text.textContent = `${label} ${Number(value).toFixed(2)}${note()}`;
 	};
 
 	function write() {
@@ -31,7 +50,7 @@ export function createThreshold(model, { signal }) {
 		timer = null;
 		lastWrite = Date.now();
 		const value = Number(input.value);
-		if (model.get("threshold") !== value) setTraits(model, { threshold: value });
+		if (model.get(trait) !== value) setTraits(model, { [trait]: value });
 	}
 
 	function onInput() {
@@ -42,7 +61,7 @@ export function createThreshold(model, { signal }) {
 	}
 
 	function read() {
-		const value = model.get("threshold");
+		const value = model.get(trait);
 		const on = typeof value === "number" && Number.isFinite(value);
 		el.hidden = !on;
 		if (!on) return;
@@ -52,7 +71,7 @@ export function createThreshold(model, { signal }) {
 
 	input.addEventListener("input", onInput, { signal });
 	input.addEventListener("change", write, { signal });
-	listen(model, ["change:threshold"], read, signal);
+	listen(model, [`change:${trait}`, ...noteEvents], read, signal);
 	onAbort(signal, () => clearTimeout(timer));
 	read();
 

@@ -21,14 +21,16 @@ import { createLegend } from "./legend.js";
 import { onAbort } from "./lifetime.js";
 import { inkOf } from "./matrix_view.js";
 import { createMetrics } from "./metrics.js";
+import { createOrderControl } from "./order_control.js";
 import { createPanel, selectedCell } from "./panel.js";
 import { createRequester } from "./requests.js";
-import { marginals } from "./scales.js";
+import { createSearch } from "./search.js";
 import { cellSeries } from "./series.js";
 import { createSlider } from "./slider.js";
 import { createSparkline } from "./sparkline.js";
+import { sums as lineSums, lookup } from "./sparse.js";
 import { watchTheme } from "./theme.js";
-import { createThreshold } from "./threshold.js";
+import { coverageNote, createThreshold } from "./threshold.js";
 import { tileEpochNotes } from "./tile_notes.js";
 import { createTiles } from "./tiles.js";
 import { createTooltip } from "./tooltip.js";
@@ -90,9 +92,18 @@ function mountView(model, el, shared, signal) {
 		painted: false,
 	};
 
-	const tiles = createTiles({ onHover, onSelect, onFocus: drawOverlays }, { signal });
+	const tiles = createTiles({ onHover, onSelect, onFocus: drawOverlays }, { signal, model });
+	const search = createSearch(model, { signal, onChoose: (index) => tiles.focusClass(index) });
 	const controls = createControls(model, { signal });
-	const threshold = createThreshold(model, { signal });
+	const threshold = createThreshold(model, "threshold", { signal });
+	const scoreThreshold = createThreshold(model, "score_threshold", { signal, label: "score" });
+	const iouThreshold = createThreshold(model, "iou_threshold", { signal, label: "IoU", min: 0.01 });
+	const abstain = createThreshold(model, "confidence_threshold", {
+		signal,
+		label: "abstain below",
+		note: () => coverageNote(model),
+		noteEvents: ["change:_coverage", "change:epoch"],
+	});
 	const legend = createLegend();
 	const slider = createSlider(model, {
 		signal,
@@ -101,11 +112,12 @@ function mountView(model, el, shared, signal) {
 	const tooltip = createTooltip();
 	const panel = createPanel(model, { requester, kernel, signal });
 	const exporter = createExportControls({ snapshot, onError: (text) => showNote("error", text), signal });
-	const confused = createConfused(model, { signal });
+	const confused = createConfused(model, { signal, onPick: (row, col) => tiles.reveal(row, col) });
 	const metrics = createMetrics(model, { signal });
 	const details = element("div", "cw-details");
 	details.append(confused.el, metrics.el);
-	toolbar.append(controls.el, threshold.el, legend.el, exporter.el);
+	toolbar.append(controls.el, threshold.el, scoreThreshold.el, iouThreshold.el, abstain.el, legend.el, exporter.el);
+	toolbar.append(createOrderControl(model, { signal }).el, search.el);
 	stage.append(tiles.el, note);
 	root.append(heading, toolbar, slider.el, stage, axes, details, panel.el, tooltip.el);
 	el.append(root);
@@ -132,13 +144,13 @@ function mountView(model, el, shared, signal) {
 			width: tiles.layout(state.width),
 			measure: makeMeasure(`${FONT_SIZE}px ${family}`),
 		});
-		for (const view of tiles.views) view.setGeometry(geom);
+		tiles.setGeometry(geom);
 	}
 
 	function paint(frame) {
 		tiles.views.forEach((view, t) => {
 			view.draw({
-				values: frame.values[t],
+				sparse: frame.sparse[t],
 				scale: frame.scales[t],
 				epoch: frame.epoch,
 				aggregation: frame.aggregation,
@@ -156,7 +168,7 @@ function mountView(model, el, shared, signal) {
 			}),
 		);
 		const accuracy = model.get("_accuracy")?.[frame.epoch]?.[0];
-		confused.update({ counts: frame.counts[0], K: frame.K, diverging: frame.diverging[0], accuracy });
+		confused.update({ sparse: frame.counts[0], K: frame.K, diverging: frame.diverging[0], accuracy });
 	}
 
 	/** Applies queued changes (layout, decoding, then one repaint of every tile), never throwing. */
@@ -215,7 +227,7 @@ function mountView(model, el, shared, signal) {
 	function snapshot() {
 		const geom = tiles.views[0]?.geometry;
 		const frame = state.frame;
-		if (!frame || !geom || frame.K !== geom.rows || frame.values.length !== tiles.views.length) return null;
+		if (!frame || !geom || frame.K !== geom.rows || frame.sparse.length !== tiles.views.length) return null;
 		const { labels, titles } = shape(model);
 		const style = getComputedStyle(root);
 		return {
@@ -311,14 +323,14 @@ function mountView(model, el, shared, signal) {
 		}
 		// The last frame may predate new labels or tiles: no tooltip until it is redrawn.
 		if (!cell || !frame || frame.K !== K || !frame.counts[tile]) return tooltip.hide();
-		frame.marginals[tile] ??= marginals(frame.counts[tile], K, frame.diverging[tile]);
+		frame.marginals[tile] ??= lineSums(frame.counts[tile], frame.diverging[tile]);
 		const sums = frame.marginals[tile];
 		tooltip.show(
 			{
 				title: titles.length > 1 ? titles[tile] : "",
 				trueLabel: labels[cell.row],
 				predLabel: labels[cell.col],
-				count: frame.counts[tile][cell.row * K + cell.col],
+				count: lookup(frame.counts[tile], cell.row, cell.col),
 				rowSum: sums.rows[cell.row],
 				colSum: sums.cols[cell.col],
 				diverging: frame.diverging[tile],
@@ -335,8 +347,10 @@ function mountView(model, el, shared, signal) {
 
 	function onKey(event) {
 		const canvas = event.target.closest?.("canvas.cw-matrix");
+		// Arrows move in drawn order (display_order): keyAction sees drawn positions.
+		const view = canvas ? tiles.views[Number(canvas.dataset.tile)] : null;
 		const action = keyAction(event.key, {
-			selected: canvas ? selectedCell(model) : null,
+			selected: view ? view.toDrawn(selectedCell(model)) : null,
 			K: canvas ? shape(model).K : 0,
 			epoch: intTrait(model, "epoch"),
 			nEpochs: intTrait(model, "n_epochs", 1),
@@ -345,8 +359,11 @@ function mountView(model, el, shared, signal) {
 		event.preventDefault();
 		if (action.type === "epoch") setTraits(model, { epoch: action.epoch });
 		else if (action.type === "clear") setTraits(model, { selected: null });
+		else if (action.type === "zoom") tiles.zoomBy(action.factor);
 		else {
-			onSelect(Number(canvas.dataset.tile), action.cell);
+			const cell = view ? view.toClass(action.cell) : action.cell;
+			onSelect(Number(canvas.dataset.tile), cell);
+			tiles.reveal(cell.row, cell.col);
 			if (action.refresh) panel.refresh();
 		}
 	}

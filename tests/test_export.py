@@ -199,7 +199,7 @@ def _minimum(w) -> int:
 
 def test_max_bytes_too_small_names_the_minimum(run_widget):
     minimum = _minimum(run_widget)
-    assert 20_000 < minimum < 200_000
+    assert 20_000 < minimum < 300_000
     with pytest.raises(ValueError, match=f"pass max_bytes={minimum} or more"):
         run_widget.to_html(max_bytes=minimum - 1)
     page = run_widget.to_html(max_bytes=minimum)  # exactly enough works
@@ -408,6 +408,8 @@ def test_detection_boxes_at_every_epoch():
     images, gt, pred = detection_digits(30, seed=0)
     w = ConfusionWidget.from_detections(gt, pred, labels=LABELS, images=images)
     p = _check(w)
+    assert w.score_threshold is not None and w.iou_threshold is not None
+    assert p["state"]["score_threshold"] is None and p["state"]["iou_threshold"] is None  # no sliders offline
     src = w.source
     cell_boxes = [s["boxes"] for c in p["cells"].values() for s in c["samples"]]
     assert cell_boxes and all(isinstance(b, list) for b in cell_boxes)
@@ -436,3 +438,21 @@ def test_recorder_and_run_log(tmp_path):
 def test_payload_json_has_no_nan_and_no_numpy():
     text = export._json({"a": float("nan"), "b": np.float32(1.5), "c": (np.int64(1), 2), "d": "<&>"})
     assert text == '{"a":null,"b":1.5,"c":[1,2],"d":"\\u003c\\u0026\\u003e"}'
+
+
+def test_a_subset_with_other_saves_the_displayed_cells():
+    w = ConfusionWidget(make_run(), classes=["1", "3", "5"], epoch=2)
+    assert w.labels == ["1", "3", "5", "(other)"]
+    p = payload(w.to_html())
+    np.testing.assert_array_equal(counts_of(p)[:, 0], w.matrices)
+    full = w.source
+    other = [c for c in range(10) if c not in (1, 3, 5)]
+    for key, cell in p["cells"].items():
+        e, _t, r, c = map(int, key.split(","))
+        rows = [[1], [3], [5], other][r]
+        cols = [[1], [3], [5], other][c]
+        expected = {
+            i for a in rows for b in cols for i in full.sample_ids()[full.cell(e, 0, a, b).positions].tolist()
+        }
+        assert cell["total"] == len(expected)
+        assert {s["id"] for s in cell["samples"]} <= expected

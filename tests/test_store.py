@@ -175,7 +175,7 @@ def test_schema_version_is_checked(tmp_path):
     con.commit()
     con.close()
     for mode in ("r", "a"):
-        with raises_naming(RunStoreError, path, "has run-log schema version '99'", "reads versions 1 to 3"):
+        with raises_naming(RunStoreError, path, "has run-log schema version '99'", "reads versions 1 to 4"):
             RunStore(path, mode=mode)
 
 
@@ -410,7 +410,7 @@ def test_version_1_log_is_read_as_is_and_migrated_by_a_writer(tmp_path):
         infos = store.runs()
         assert store.append_epoch(infos[0], *epoch_arrays(5, 2)) == 2
     version, uids = schema_of(path)
-    assert version == "3"
+    assert version == "4"
     assert [i.uid for i in infos] == uids
     assert len(set(uids)) == 2
     assert all(uids)

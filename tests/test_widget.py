@@ -425,6 +425,12 @@ def test_options_are_the_traits_tagged_as_options():
         "threshold",
         "page_size",
         "title",
+        "order",
+        "collapsed",
+        "pooling",
+        "score_threshold",
+        "iou_threshold",
+        "confidence_threshold",
     }
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['n_epochs'\]"):
         ConfusionWidget(np.eye(2, dtype=int), n_epochs=3)  # a trait, but the source's to set

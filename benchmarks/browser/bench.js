@@ -86,6 +86,75 @@ function makeDataSet(K, E, T) {
 	return { counts: encodePack(entries, { K, T, revision: 0 }), tiles: { getTile: tile } };
 }
 
+/**
+ * A pack of sparse blocks, byte for byte as _pack.py writes one (uint32 position
+ * gaps, uint16 values): for K = 10,000, where a dense K×K tile (400 MB) must never
+ * exist. tiles = [{epoch, tile, positions (sorted flat indices), values}].
+ */
+function encodeSparsePack(tiles, { K, T = 1, revision = 0 }) {
+	const blocks = [];
+	let size = 0;
+	const align = (n) => Math.ceil(n / 8) * 8;
+	for (const { epoch, tile, positions } of tiles) {
+		const nnz = positions.length;
+		const pos = { dtype: "uint32", offset: size };
+		size += align(nnz * 4);
+		const val = { dtype: "uint16", offset: size };
+		size += align(nnz * 2);
+		blocks.push({ epoch, tile, rows: [0, K], enc: "sparse", nnz, pos, val });
+	}
+	const header = new TextEncoder().encode(JSON.stringify({ v: 1, K, T, revision, blocks }));
+	const start = align(4 + header.length);
+	const buffer = new ArrayBuffer(start + size);
+	const view = new DataView(buffer);
+	view.setUint32(0, header.length, true);
+	new Uint8Array(buffer, 4, header.length).set(header);
+	tiles.forEach(({ positions, values }, i) => {
+		const gaps = new Uint32Array(buffer, start + blocks[i].pos.offset, positions.length);
+		for (let j = 0; j < positions.length; j++) gaps[j] = j === 0 ? positions[0] : positions[j] - positions[j - 1];
+		new Uint16Array(buffer, start + blocks[i].val.offset, values.length).set(values);
+	});
+	return view;
+}
+
+/**
+ * K classes (10,000) × E epochs with ~`fill` of the cells non-zero: the diagonal
+ * plus errors on a few confusable columns per row, never a dense tile.
+ */
+function makeSparseDataSet(K, E, fill = 0.0005, seed = 3) {
+	const rnd = mulberry32(seed);
+	const errorsPerRow = Math.max(1, Math.round(fill * K * K) / K - 1);
+	const entries = [];
+	const accuracy = [];
+	let offFill = 0;
+	for (let e = 0; e < E; e++) {
+		const cells = new Map();
+		let diag = 0;
+		let all = 0;
+		for (let r = 0; r < K; r++) {
+			const d = 20 + Math.floor(rnd() * 10) + e;
+			cells.set(r * K + r, d);
+			diag += d;
+			all += d;
+			const n = Math.floor(errorsPerRow) + (rnd() < errorsPerRow % 1 ? 1 : 0);
+			for (let i = 0; i < n; i++) {
+				let c;
+				do c = (r + 1 + Math.floor(rnd() ** 3 * (K - 1))) % K;
+				while (c === r);
+				const v = 1 + Math.floor(rnd() * (12 - e));
+				cells.set(r * K + c, (cells.get(r * K + c) ?? 0) + v);
+				all += v;
+			}
+		}
+		const positions = Float64Array.from(cells.keys()).sort();
+		const values = Uint16Array.from(positions, (p) => cells.get(p));
+		entries.push({ epoch: e, tile: 0, positions, values });
+		accuracy.push([diag / all]);
+		offFill += (cells.size - K) / (K * (K - 1));
+	}
+	return { counts: encodeSparsePack(entries, { K, T: 1 }), accuracy, fill: offFill / E, sparse: true };
+}
+
 /** Share of off-diagonal cells that are non-zero in one tile (K × K counts). */
 function offDiagonalFill(tile, K) {
 	let nz = 0;
@@ -96,6 +165,7 @@ function offDiagonalFill(tile, K) {
 const fills = new WeakMap();
 /** offDiagonalFill of tile 0 averaged over the epochs (computed once per data set). */
 function meanFill(set, K, E) {
+	if (set.sparse) return set.fill;
 	if (!fills.has(set)) {
 		let sum = 0;
 		for (let e = 0; e < E; e++) sum += offDiagonalFill(set.tiles.getTile(e, 0), K);
@@ -154,16 +224,18 @@ function traits(K, E, T, set) {
 		title: "",
 		_counts: set.counts,
 		_revision: 0,
-		_accuracy: Array.from({ length: E }, (_, e) =>
-			Array.from({ length: T }, (_, t) => {
-				const tile = set.tiles.getTile(e, t);
-				let diag = 0;
-				let all = 0;
-				for (let i = 0; i < K * K; i++) all += tile[i];
-				for (let r = 0; r < K; r++) diag += tile[r * K + r];
-				return all ? diag / all : null;
-			}),
-		),
+		_accuracy:
+			set.accuracy ??
+			Array.from({ length: E }, (_, e) =>
+				Array.from({ length: T }, (_, t) => {
+					const tile = set.tiles.getTile(e, t);
+					let diag = 0;
+					let all = 0;
+					for (let i = 0; i < K * K; i++) all += tile[i];
+					for (let r = 0; r < K; r++) diag += tile[r * K + r];
+					return all ? diag / all : null;
+				}),
+			),
 		_diff_of: Array.from({ length: T }, () => null),
 		_tile_epochs: Array.from({ length: E }, (_, e) => Array.from({ length: T }, () => e)),
 		_has_samples: false,
@@ -220,11 +292,11 @@ function unmount() {
 
 /** Generate the data once per (K, E, T); mounting then reuses it. */
 const dataCache = new Map();
-function dataFor(K, E, T) {
-	const key = `${K}/${E}/${T}`;
+function dataFor(K, E, T, sparse = false) {
+	const key = `${K}/${E}/${T}/${sparse}`;
 	if (!dataCache.has(key)) {
 		dataCache.clear(); // one data set at a time: K = 1000 × 20 epochs is 80 MB
-		dataCache.set(key, makeDataSet(K, E, T));
+		dataCache.set(key, sparse ? makeSparseDataSet(K, E) : makeDataSet(K, E, T));
 	}
 	return dataCache.get(key);
 }
@@ -233,10 +305,10 @@ function dataFor(K, E, T) {
  * Mounts a fresh view on a fresh model (as a notebook output does) and times it:
  * cw:first-paint (the widget's own measure) and render() → the frame after it.
  */
-async function mount({ K, E, T = 1 }) {
+async function mount({ K, E, T = 1, sparse = false }) {
 	unmount();
 	await nextFrame();
-	const set = dataFor(K, E, T);
+	const set = dataFor(K, E, T, sparse);
 	await jitter();
 	const model = fakeModel(traits(K, E, T, set));
 	const offInit = widget.initialize({ model });
@@ -305,6 +377,94 @@ async function verify() {
 	};
 }
 
+// -- overview + detail: zoom, pan, search ---------------------------------------------
+const geometryOf = (c) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cellW, rows: +c.dataset.rows });
+
+/** Dispatches `fire()` and times it: the JS work (synchronous) and to the end of the next frame. */
+async function timed(fire) {
+	await jitter();
+	const t0 = performance.now();
+	fire();
+	const js = performance.now() - t0;
+	const { frame } = await nextFrame();
+	return { js, toFrame: frame - t0 };
+}
+
+/**
+ * Zoom and pan on the mounted widget as a user does: `zooms` wheel steps in about
+ * random points of the matrix (each ×1.6), then `pans` pointer drags of 40 px, then
+ * the fit button. Each step is timed ({js, toFrame}) and must change the geometry.
+ */
+async function zoomPan({ zooms = 6, pans = 12 }) {
+	const canvas = canvases()[0];
+	const rnd = mulberry32(7);
+	const fit = geometryOf(canvas);
+	const side = fit.cell * fit.rows;
+	const rect = () => canvas.getBoundingClientRect();
+	const out = { zoom: [], zoomFrame: [], pan: [], panFrame: [] };
+	for (let i = 0; i < zooms; i++) {
+		const before = geometryOf(canvas);
+		const x = rect().left + fit.x0 + side * (0.3 + 0.4 * rnd());
+		const y = rect().top + fit.y0 + side * (0.3 + 0.4 * rnd());
+		const t = await timed(() =>
+			canvas.dispatchEvent(
+				new WheelEvent("wheel", { deltaY: -Math.log(1.6) / 0.002, clientX: x, clientY: y, bubbles: true, cancelable: true }),
+			),
+		);
+		if (geometryOf(canvas).cell === before.cell) throw new Error("the wheel did not zoom");
+		out.zoom.push(t.js);
+		out.zoomFrame.push(t.toFrame);
+	}
+	const zoomed = geometryOf(canvas);
+	for (let i = 0; i < pans; i++) {
+		const before = geometryOf(canvas);
+		const x = rect().left + fit.x0 + side / 2;
+		const y = rect().top + fit.y0 + side / 2;
+		const dx = (i % 4 < 2 ? 1 : -1) * 40;
+		const ev = (type, px, py) =>
+			new PointerEvent(type, { pointerId: 1, pointerType: "mouse", button: 0, buttons: 1, clientX: px, clientY: py, bubbles: true });
+		canvas.dispatchEvent(ev("pointerdown", x, y));
+		const t = await timed(() => canvas.dispatchEvent(ev("pointermove", x + dx, y + dx / 2)));
+		canvas.dispatchEvent(ev("pointerup", x + dx, y + dx / 2));
+		canvas.dispatchEvent(new MouseEvent("click", { clientX: x + dx, clientY: y + dx / 2, bubbles: true }));
+		if (geometryOf(canvas).x0 === before.x0) throw new Error("the drag did not pan");
+		out.pan.push(t.js);
+		out.panFrame.push(t.toFrame);
+	}
+	host.querySelector("button.cw-zoom-reset").click();
+	await nextFrame();
+	const back = geometryOf(canvas);
+	if (back.cell !== fit.cell || back.x0 !== fit.x0) throw new Error("fit did not restore the view");
+	return { ...out, fitCell: fit.cell, zoomedCell: zoomed.cell, canvasWidth: canvas.getBoundingClientRect().width };
+}
+
+/** Search → zoomed view for each of `names`: typing, then Enter; the class's diagonal cell must end at the centre. */
+async function search({ names }) {
+	const canvas = canvases()[0];
+	const input = host.querySelector(".cw-toolbar input[type=search]");
+	const fit = geometryOf(canvas);
+	const cx = fit.x0 + (fit.cell * fit.rows) / 2;
+	const cy = fit.y0 + (fit.cell * fit.rows) / 2;
+	const labels = current.model.get("labels");
+	const out = { js: [], toFrame: [] };
+	for (const name of names) {
+		const index = labels.indexOf(name);
+		const t = await timed(() => {
+			input.value = name;
+			input.dispatchEvent(new Event("input", { bubbles: true }));
+			input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+		});
+		const g = geometryOf(canvas);
+		const at = [Math.floor((cy - g.y0) / g.cell), Math.floor((cx - g.x0) / g.cell)];
+		if (at[0] !== index || at[1] !== index) throw new Error(`search ${name}: the centre shows ${at}, not ${index}`);
+		out.js.push(t.js);
+		out.toFrame.push(t.toFrame);
+		host.querySelector("button.cw-zoom-reset").click();
+		await nextFrame();
+	}
+	return out;
+}
+
 // -- the peer: plotly -----------------------------------------------------------------
 function loadPlotly() {
 	if (window.Plotly) return Promise.resolve();
@@ -367,4 +527,4 @@ async function plotlyRun({ K, E, mounts = 3, steps = 8 }) {
 	return { firstPaint: first, step: stepTimes };
 }
 
-window.bench = { mount, sweep, verify, unmount, plotlyRun, ready: true };
+window.bench = { mount, sweep, verify, unmount, plotlyRun, zoomPan, search, ready: true };

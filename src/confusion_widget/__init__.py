@@ -6,7 +6,10 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._recorder_detection import DetectionRecorder
 from ._util import ConfusionWidgetWarning
+from .dynamics_view import DynamicsView
+from .frames import FrameSource
 from .images import ImageProvider, ImageSource
 from .matrix import most_confused, normalize, per_class_metrics
 from .recorder import ConfusionRecorder
@@ -17,6 +20,7 @@ from .sources import (
     HasImageBoxes,
     HasMetrics,
     HasSampleHistory,
+    PagedCells,
     Thresholded,
     TiledComparison,
 )
@@ -34,11 +38,15 @@ __all__ = [
     "ConfusionRecorder",
     "ConfusionWidget",
     "ConfusionWidgetWarning",
+    "DetectionRecorder",
+    "DynamicsView",
+    "FrameSource",
     "HasImageBoxes",
     "HasMetrics",
     "HasSampleHistory",
     "ImageProvider",
     "ImageSource",
+    "PagedCells",
     "Run",
     "RunStore",
     "Thresholded",

@@ -41,6 +41,24 @@ EXAMPLES = {
         >>> ConfusionWidget.from_store(path, "r").matrix.tolist()
         [[1, 1], [0, 0]]
     """,
+    "from_dataframe": """
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"label": ["cat", "dog", "dog"], "pred": ["cat", "cat", "dog"], "p": [0.9, 0.6, 0.8]})
+        >>> w = ConfusionWidget.from_dataframe(df, confidence="p")
+        >>> w.matrix.tolist()
+        [[1, 0], [1, 1]]
+        >>> w.selected = (1, 0)
+        >>> w.selected_samples
+        [1]
+    """,
+    "from_parquet": """
+        >>> import tempfile, os
+        >>> import pandas as pd
+        >>> path = os.path.join(tempfile.mkdtemp(), "preds.parquet")
+        >>> pd.DataFrame({"label": [0, 1, 1], "pred": [0, 0, 1]}).to_parquet(path)
+        >>> ConfusionWidget.from_parquet(path, labels=["cat", "dog"]).matrix.tolist()
+        [[1, 0], [1, 1]]
+    """,
     "compare": """
         >>> from confusion_widget import Run
         >>> a = Run(["x", "y"], [0, 1, 1], [[0, 0, 1]], name="a")
@@ -96,7 +114,8 @@ def factory(build: Callable[..., Any], summary: str) -> Any:
     construct.__signature__ = sig.replace(parameters=params, return_annotation="ConfusionWidget")  # type: ignore[attr-defined]
     construct.__doc__ = (
         f"{summary}\n\nParameters\n----------\n{_section(build.__doc__, 'Parameters')}\n"
-        "**options\n    Widget options (``aggregation``, ``colormap``, ``epoch``, …).\n\n"
+        "**options\n    Widget options (``aggregation``, ``colormap``, ``epoch``, ``order``, …) and the\n"
+        "    view arguments ``classes``, ``top_k``, ``hierarchy``, ``label_separator``.\n\n"
         f"See :func:`{build.__module__}.{build.__qualname__}` for the details.\n"
     )
     return _Constructor(construct)

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from .counts import Coo, Counts, as_counts
+
 __all__ = ["DTYPES", "encode_pack", "epoch_blocks"]
 
 #: Dtypes a pack may use, by name (little-endian).
@@ -61,18 +63,27 @@ class Block:
 
 def _encode(values: np.ndarray, epoch: int, tile: int, r0: int, r1: int) -> Block:
     """Rows ``r0 … r1-1`` of one tile (``values``, flattened) as the smaller encoding."""
-    head: dict[str, Any] = {"epoch": epoch, "tile": tile, "rows": [r0, r1]}
     nz = np.flatnonzero(values)
+    return _encode_cells(nz, values[nz], values.size, epoch, tile, r0, r1)
+
+
+def _encode_cells(
+    nz: np.ndarray, vals: np.ndarray, size: int, epoch: int, tile: int, r0: int, r1: int
+) -> Block:
+    """The block of rows ``r0 … r1-1`` (``size`` cells) whose non-zero cells are at
+    sorted relative positions ``nz``, as the smaller encoding."""
+    head: dict[str, Any] = {"epoch": epoch, "tile": tile, "rows": [r0, r1]}
     if len(nz) == 0:
         return Block({**head, "enc": "sparse", "nnz": 0}, [])
-    vals = values[nz]
     vtype = _narrowest(int(vals.min()), int(vals.max()))
     gaps = np.diff(nz, prepend=0)  # the first position, then the gaps
     ptype = _narrowest(0, int(gaps.max()))
     sparse = len(nz) * (np.dtype(ptype).itemsize + np.dtype(vtype).itemsize)
     dtype = _narrowest(min(0, int(vals.min())), max(0, int(vals.max())))
-    if values.size * np.dtype(dtype).itemsize <= sparse:
-        return Block({**head, "enc": "dense", "dtype": dtype}, [values.astype(_le(dtype))])
+    if size * np.dtype(dtype).itemsize <= sparse:
+        values = np.zeros(size, _le(dtype))
+        values[nz] = vals
+        return Block({**head, "enc": "dense", "dtype": dtype}, [values])
     return Block(
         {**head, "enc": "sparse", "nnz": len(nz), "pos": {"dtype": ptype}, "val": {"dtype": vtype}},
         [gaps.astype(_le(ptype)), vals.astype(_le(vtype))],
@@ -83,16 +94,21 @@ def _le(name: str) -> np.dtype:
     return np.dtype(name).newbyteorder("<")
 
 
-def epoch_blocks(mats: np.ndarray, epoch: int, max_bytes: int) -> Iterator[Block]:
-    """The blocks of one epoch of ``(E, T, K, K)`` counts: each tile whole, or in row
-    ranges when it is larger than ``max_bytes`` encoded."""
-    k = mats.shape[-1]
-    for tile in range(mats.shape[1]):
-        yield from _rows(mats[epoch, tile], epoch, tile, 0, k, max_bytes)
+def epoch_blocks(counts: Counts | np.ndarray, epoch: int, max_bytes: int) -> Iterator[Block]:
+    """The blocks of one epoch of ``(E, T, K, K)`` counts (dense or sparse tiles):
+    each tile whole, or in row ranges when it is larger than ``max_bytes`` encoded."""
+    counts = as_counts(counts)
+    k = counts.shape[-1]
+    for tile in range(counts.shape[1]):
+        yield from _rows(counts.tile(epoch, tile), epoch, tile, 0, k, max_bytes)
 
 
-def _rows(tile: np.ndarray, epoch: int, t: int, r0: int, r1: int, max_bytes: int) -> Iterator[Block]:
-    block = _encode(tile[r0:r1].reshape(-1), epoch, t, r0, r1)
+def _rows(tile: np.ndarray | Coo, epoch: int, t: int, r0: int, r1: int, max_bytes: int) -> Iterator[Block]:
+    if isinstance(tile, Coo):
+        nz, vals = tile.row_range(r0, r1)
+        block = _encode_cells(nz, vals, (r1 - r0) * tile.k, epoch, t, r0, r1)
+    else:
+        block = _encode(tile[r0:r1].reshape(-1), epoch, t, r0, r1)
     if block.nbytes <= max_bytes or r1 - r0 == 1:
         yield block
         return

@@ -10,14 +10,20 @@ Schema (version 3)::
                 confidence BLOB <f4, p_true BLOB <f4 | NULL,
                 margin BLOB <f4 | NULL                       -- one row per epoch
     thumbnails  run_id, position, data BLOB, mime, width, height
+    detection_runs  run_id, iou REAL, score REAL, class_wise INTEGER  -- marks a detection run
+    detections  run_id, epoch, created, gt_sizes BLOB <i4, gt_boxes BLOB <f8 (n, 4),
+                gt_labels BLOB <i4, pred_sizes BLOB <i4, pred_boxes BLOB <f8 (m, 4),
+                pred_labels BLOB <i4, pred_scores BLOB <f8   -- one row per epoch, images
+                                                             -- in the run's sample order
 
 Version 1 had no ``runs.uid``. ``runs.id`` is SQLite's rowid, which a new run can
 reuse after a run is deleted (``if_exists="overwrite"``), so a writer that holds a
 run identifies it by its random ``uid``. Version 2 had no ``epochs.p_true`` (the
 probability of each sample's true class) and ``epochs.margin`` (its true class'
 score minus the largest other): NULL where an epoch was recorded without scores or
-before version 3. A writer migrates an older log in one transaction; a reader reads
-it as it is.
+before version 3. Version 4 added the two detection tables (a detection run's epochs
+are in ``detections``, not ``epochs``; see :mod:`confusion_widget._store_detection`).
+A writer migrates an older log in one transaction; a reader reads it as it is.
 """
 
 from __future__ import annotations
@@ -32,14 +38,39 @@ from pathlib import Path
 
 __all__ = ["RunExistsError", "RunStoreError", "open_log"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FORMAT_NAME = "confusion-widget run log"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Seconds a connection waits for another process' lock (e.g. a checkpoint) before
 #: giving up; an epoch write takes milliseconds, so this is generous.
 BUSY_TIMEOUT = 30.0
 
-_SCHEMA = """
+#: Detection runs (schema version 4): a run with a ``detection_runs`` row keeps its
+#: epochs in ``detections``.
+DETECTION_TABLES = """
+CREATE TABLE IF NOT EXISTS detection_runs (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    iou REAL NOT NULL,
+    score REAL NOT NULL,
+    class_wise INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS detections (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    gt_sizes BLOB NOT NULL,
+    gt_boxes BLOB NOT NULL,
+    gt_labels BLOB NOT NULL,
+    pred_sizes BLOB NOT NULL,
+    pred_boxes BLOB NOT NULL,
+    pred_labels BLOB NOT NULL,
+    pred_scores BLOB NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
@@ -73,6 +104,8 @@ CREATE TABLE thumbnails (
     PRIMARY KEY (run_id, position)
 );
 """
+    + DETECTION_TABLES
+)
 
 #: The columns the code reads, per table (``runs.uid`` from version 2 on,
 #: ``epochs.p_true`` and ``epochs.margin`` from version 3 on).
@@ -300,7 +333,7 @@ def _create_schema(conn: sqlite3.Connection, path: Path) -> None:
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring an older log to this schema, in one transaction: version 2 gave every run
     a uid; version 3 added each epoch's ``p_true`` and ``margin`` (NULL for the
-    epochs recorded before)."""
+    epochs recorded before); version 4 the detection tables."""
     with write_transaction(conn):
         # Another writer may have migrated it since we looked.
         version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
@@ -311,6 +344,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if version < 3:
             conn.execute("ALTER TABLE epochs ADD COLUMN p_true BLOB")
             conn.execute("ALTER TABLE epochs ADD COLUMN margin BLOB")
+        if version < 4:
+            for stmt in DETECTION_TABLES.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .counts import Counts, difference
 from .flips import flips
 from .images import Encoded, ImageProvider
 from .runs import Run
 from .sources import CellHits, CellSource, HasSampleHistory, TiledComparison, check_index, epoch_names
 
 if TYPE_CHECKING:
+    from .detection_compare import DetectionCompareSource
     from .wire import HistoryEntry
 
 __all__ = ["CompareSource", "align_run", "compare_source", "difference_source", "flips", "flips_of"]
@@ -191,17 +193,26 @@ class CompareSource(CellSource, TiledComparison, HasSampleHistory):
         return int(min(max(view.epoch_of(e), 0), view.run.n_epochs - 1))
 
     def matrices(self) -> np.ndarray:
-        k = len(self.labels)
-        real = np.zeros((self.n_epochs, len(self._views), k, k), dtype=np.int64)
-        for t, v in enumerate(self._views):
-            mats = v.run.matrices()[:, 0]
-            for e in range(self.n_epochs):
-                real[e, t] = mats[self._epoch(v, e)]
-        diffs = [real[:, b] - real[:, a] for a, b in self._diffs]
-        return np.concatenate([real, np.stack(diffs, axis=1)], axis=1) if diffs else real
+        return self.all_counts().dense()
+
+    def all_counts(self) -> Counts:
+        """Each run's counts at the epoch its tile shows, then the differences (b − a),
+        dense or sparse as the runs hold them."""
+        held = [v.run.all_counts() for v in self._views]
+        tiles = []
+        for e in range(self.n_epochs):
+            real = [c.tile(self._epoch(v, e), 0) for c, v in zip(held, self._views)]
+            tiles.append(real + [difference(real[b], real[a]) for a, b in self._diffs])
+        return Counts(tiles, len(self.labels))
 
     def sample_ids(self) -> np.ndarray:
         return self._ids
+
+    def map_runs(self, fn: Callable[[Run], Run]) -> CompareSource:
+        """The same tiles, differences and epochs over ``fn(run)`` of each run (e.g.
+        :func:`~confusion_widget.abstain.abstained` runs)."""
+        views = [(fn(v.run), v.title, v.epoch_of) for v in self._views]
+        return CompareSource(views, [(a, b) for a, b in self._diffs], self._n_epochs, self._epoch_labels)
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         for v in self._views:
@@ -341,7 +352,7 @@ def compare_source(
     diff: bool | tuple[str, str] = False,
     mapping: Mapping[str, str] | None = None,
     store: str | os.PathLike[str] | None = None,
-) -> CompareSource:
+) -> CompareSource | DetectionCompareSource:
     """Tiles of 1–8 runs sharing one slider, with an optional difference tile.
 
     Parameters
@@ -367,6 +378,11 @@ def compare_source(
     Runs with fewer epochs show their last epoch at or before the slider's, and the
     tile says which epoch it shows.
     """
+    from .detection_compare import detection_runs  # detection runs: boxes, not samples
+
+    det = detection_runs(runs, diff)
+    if det is not None:
+        return det
     named = _named_runs(runs, store)
     if not 1 <= len(named) <= MAX_TILES:
         raise ValueError(f"compare tiles 1 to {MAX_TILES} runs, got {len(named)}.")
@@ -393,7 +409,9 @@ def compare_source(
     return CompareSource(views, diffs)
 
 
-def difference_source(run: Any, epochs: tuple[int, int] | None = None) -> CompareSource:
+def difference_source(
+    run: Any, epochs: tuple[int, int] | None = None
+) -> CompareSource | DetectionCompareSource:
     """One run's change between epochs, with the samples that flipped.
 
     Parameters
@@ -409,6 +427,11 @@ def difference_source(run: Any, epochs: tuple[int, int] | None = None) -> Compar
     ValueError
         For epochs outside the run.
     """
+    from .detection_compare import as_detection, detection_difference
+
+    det = as_detection(run)
+    if det is not None:
+        return detection_difference(det, epochs)
     source = _as_run(run)
     if epochs is None:
         views = [(source, "previous epoch", lambda e: e - 1), (source, "this epoch", _identity)]

@@ -66,6 +66,7 @@ import numpy as np
 from . import wire
 from ._pack import encode_pack
 from ._util import json_id
+from .counts import Counts
 from .sources import HasImageBoxes, HasMetrics
 
 if TYPE_CHECKING:
@@ -174,17 +175,12 @@ class _Blobs:
 
 
 # -- which cells, in which order ---------------------------------------------------------
-def _cell_order(mats: np.ndarray, diff_of: list[Any], epoch: int) -> np.ndarray:
+def _cell_order(counts: Counts, diff_of: list[Any], epoch: int) -> np.ndarray:
     """``(n, 5)`` rows ``(e, t, r, c, size)`` of every cell that may hold samples, in
     the order they are saved (see the module docstring)."""
-    size = np.abs(mats)
-    for tile, pair in enumerate(diff_of):
-        if pair is not None:  # the samples that entered or left: at most a's + b's
-            size[:, tile] = np.abs(mats[:, pair[0]]) + np.abs(mats[:, pair[1]])
-    e, t, r, c = np.nonzero(size)
-    s = size[e, t, r, c]
-    order = np.lexsort((c, r, t, e, np.abs(e - epoch), -s, r == c))
-    return np.stack([e, t, r, c, s], axis=1)[order]
+    cells = counts.cells(diff_of)
+    e, t, r, c, s = cells.T
+    return cells[np.lexsort((c, r, t, e, np.abs(e - epoch), -s, r == c))]
 
 
 def _unsaved_index(cells: np.ndarray, k: int) -> dict[str, list[int]]:
@@ -202,10 +198,9 @@ class _Payload:
     """Builds the payload JSON while counting its bytes, for the cap."""
 
     def __init__(self, widget: ConfusionWidget, samples_per_cell: int, cap: int) -> None:
-        self.widget, self.source, self.cap = widget, widget.source, cap
-        mats = widget.matrices
-        self.mats = mats[:, None] if mats.ndim == 3 else mats
-        self.n_epochs, self.n_tiles, self.k = self.mats.shape[0], self.mats.shape[1], self.mats.shape[2]
+        self.widget, self.source, self.cap = widget, widget._shown, cap  # as displayed (grouped, filtered)
+        self.counts = widget.counts
+        self.n_epochs, self.n_tiles, self.k = self.counts.shape[:3]
         self.spc = samples_per_cell
         self.blobs = _Blobs()
         self.cells: list[str] = []  # '"e,t,r,c":{…}' fragments, in save order
@@ -221,10 +216,11 @@ class _Payload:
         host = set(anywidget.AnyWidget.class_trait_names(sync=True))  # _esm, layout, …
         names = sorted(set(w.trait_names(sync=True)) - host - {"_counts"})
         state = {name: getattr(w, name) for name in names}
-        state["threshold"] = None  # the slider needs a kernel to re-threshold
+        for name in ("threshold", "score_threshold", "iou_threshold", "confidence_threshold"):
+            state[name] = None  # no sliders: re-thresholding needs a kernel
         metrics = [list(src.metrics(e)) if isinstance(src, HasMetrics) else [] for e in range(self.n_epochs)]
         state["_metrics"] = metrics[w.epoch]
-        counts = wire.counts_state(self.mats, w.epoch, w._revision, budget=sys.maxsize)
+        counts = wire.counts_state(self.counts, w.epoch, w._revision, budget=sys.maxsize)
         return {
             "format": "confusion-widget/static",
             "v": 1,
@@ -407,8 +403,8 @@ def to_html(widget: ConfusionWidget, *, samples_per_cell: int = 25, max_bytes: i
     p = _Payload(widget, spc, cap)
     head = p.head()
     title = widget.title or "Confusion matrix"
-    order = _cell_order(p.mats, head["state"]["_diff_of"], widget.epoch)
-    if not widget.source.has_samples:
+    order = _cell_order(p.counts, head["state"]["_diff_of"], widget.epoch)
+    if not widget._shown.has_samples:
         order = order[:0]
     # Fixed part: the page with no cells saved, its note, and room for the full unsaved index.
     n = len(order)

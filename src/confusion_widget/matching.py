@@ -104,8 +104,8 @@ def _check_thresholds(iou: Any, score: Any) -> tuple[float, float]:
     iou, score = float(iou), float(score)
     if not 0.0 < iou <= 1.0:
         raise ValueError(f"iou must be in (0, 1], got {iou}.")
-    if not np.isfinite(score):
-        raise ValueError(f"score must be a finite number, got {score}.")
+    if not 0.0 <= score <= 1.0:
+        raise ValueError(f"score must be in [0, 1], got {score}.")
     return iou, score
 
 

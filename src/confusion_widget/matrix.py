@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._util import to_numpy
+from .counts import SPARSE_FROM, Coo, count_pairs
 
 __all__ = [
     "AGGREGATIONS",
@@ -222,7 +223,7 @@ def check_class_ids(y: Any, n_classes: int | None, name: str) -> np.ndarray:
 
 def compact_counts(
     y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, *, true_checked: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | Coo]:
     """Check two integer class-id arrays against ``[0, K)``, copy them to int32 and
     count their pairs, block by cache-sized block, so that each array is read from
     memory once and no N-sized temporary is made.
@@ -240,7 +241,8 @@ def compact_counts(
     Returns
     -------
     (y_true, y_pred, counts)
-        int32 ``(N,)`` copies and the ``(K, K)`` int64 matrix.
+        int32 ``(N,)`` copies and the ``(K, K)`` int64 matrix — a sparse
+        :class:`~confusion_widget.counts.Coo` from ``SPARSE_FROM`` classes on.
 
     Examples
     --------
@@ -252,9 +254,10 @@ def compact_counts(
         raise ValueError(f"y_true has {len(y_true)} entries but y_pred has {n}; they must match.")
     yt = y_true if true_checked else np.empty(n, np.int32)
     yp = np.empty(n, np.int32)
-    step = max(_BLOCK, k * k)
+    sparse = k >= SPARSE_FROM  # no K × K array: pairs counted by sorting (count_pairs)
+    step = _BLOCK if sparse else max(_BLOCK, k * k)
     code = np.empty(min(step, n), np.int32 if k * k < 2**31 else np.int64)
-    counts = np.zeros(k * k, np.int64)
+    counts = None if sparse else np.zeros(k * k, np.int64)
     for start in range(0, n, step):
         block = slice(start, start + step)
         pairs = (
@@ -265,10 +268,13 @@ def compact_counts(
             if error is not None:
                 raise _out_of_range(src, k, name) or error  # the message names the whole array's extreme
             dst[block] = src[block]
-        c = code[: len(yp[block])]
-        np.multiply(yt[block], k, out=c, casting="unsafe")
-        np.add(c, yp[block], out=c)
-        counts += np.bincount(c, minlength=k * k)
+        if counts is not None:
+            c = code[: len(yp[block])]
+            np.multiply(yt[block], k, out=c, casting="unsafe")
+            np.add(c, yp[block], out=c)
+            counts += np.bincount(c, minlength=k * k)
+    if counts is None:
+        return yt, yp, count_pairs(yt, yp, k)
     return yt, yp, counts.reshape(k, k)
 
 
@@ -283,7 +289,8 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     array([[1, 0],
            [1, 1]])
     """
-    return compact_counts(y_true, y_pred, n_classes)[2]
+    m = compact_counts(y_true, y_pred, n_classes)[2]
+    return m.dense() if isinstance(m, Coo) else m
 
 
 def normalize(cm: np.ndarray, aggregation: str = "count") -> np.ndarray:
@@ -391,15 +398,17 @@ def score_signals(
     )
 
 
-def per_class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and support per class of a ``(K, K)`` matrix.
+def per_class_metrics(cm: np.ndarray | Coo) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support per class of a ``(K, K)`` matrix (dense or
+    a :class:`~confusion_widget.counts.Coo`).
 
     Undefined ratios (0 / 0) are 0, as sklearn's ``zero_division=0``.
     """
-    cm = np.asarray(cm, dtype=np.float64)
-    tp = np.diag(cm)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
+    if isinstance(cm, Coo):
+        tp, support, predicted = (a.astype(np.float64) for a in (cm.diagonal(), cm.row_sums(), cm.col_sums()))
+    else:
+        cm = np.asarray(cm, dtype=np.float64)
+        tp, support, predicted = np.diag(cm), cm.sum(axis=1), cm.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.nan_to_num(tp / predicted)
         recall = np.nan_to_num(tp / support)

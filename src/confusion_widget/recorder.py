@@ -1,13 +1,12 @@
 """``ConfusionRecorder``: record a classifier's predictions while it trains.
 
-Per batch, :meth:`ConfusionRecorder.update` reduces the model's outputs to what a
-confusion matrix needs — predicted class, confidence — *on the outputs' device*,
-and appends the small result to a per-epoch list. Nothing is copied to the host
-and nothing is read back per batch, so a GPU loop is never synchronised by the
-recorder; :meth:`~ConfusionRecorder.end_epoch` does one host copy per array for the
-whole epoch. Finished epochs live in a :class:`~confusion_widget.Run` as int32
-classes and float32 confidences (9 bytes per sample per epoch), and optionally in a
-:class:`~confusion_widget.RunStore` file, one transaction per epoch.
+Per batch, :meth:`ConfusionRecorder.update` reduces the model's outputs to what a confusion
+matrix needs — predicted class, confidence — *on the outputs' device*, and appends the small
+result to a per-epoch list. Nothing is copied to the host and nothing is read back per batch,
+so a GPU loop is never synchronised by the recorder; :meth:`~ConfusionRecorder.end_epoch` does
+one host copy per array for the whole epoch. Finished epochs live in a
+:class:`~confusion_widget.Run` as int32 classes and float32 confidences (9 bytes per sample per
+epoch), and optionally in a :class:`~confusion_widget.RunStore` file, one transaction per epoch.
 """
 
 from __future__ import annotations
@@ -29,9 +28,11 @@ from ._recorder_buffer import (
     distributed,
     gather,
 )
+from ._recorder_detection import RecorderTask
 from ._recorder_images import CapturedImages, encode_new, source_by_id
 from ._store_codec import check_name, params_json
 from ._util import is_torch_tensor, json_id, to_numpy
+from .counts import Coo
 from .images import Encoded, ImageSource
 from .matrix import check_class_ids
 from .runs import Run
@@ -45,7 +46,7 @@ __all__ = ["ConfusionRecorder"]
 _IF_EXISTS = ("error", "resume", "overwrite")
 
 
-class ConfusionRecorder:
+class ConfusionRecorder(metaclass=RecorderTask):
     """Record predictions batch by batch, one epoch at a time, for a live widget and
     an optional run log on disk.
 
@@ -77,6 +78,8 @@ class ConfusionRecorder:
         first ``end_epoch``).
     mean, std
         Per-channel normalisation to undo when making thumbnails of float images.
+    task
+        ``"classification"`` (default); ``"detection"`` makes a :class:`~confusion_widget.DetectionRecorder`.
 
     Raises
     ------
@@ -271,10 +274,10 @@ class ConfusionRecorder:
         self._unsaved_thumbs.update(new)
 
     # -- per epoch ------------------------------------------------------------------
-    def end_epoch(self) -> np.ndarray:
+    def end_epoch(self) -> np.ndarray | Coo:
         """Close the epoch: align it to the run's sample order, write it to the store,
         append it to the run (live widgets update), and return its ``(K, K)`` matrix
-        (rows true, columns predicted).
+        (rows true, columns predicted; a sparse ``Coo`` from 5,000 classes on).
 
         Raises
         ------

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._epoch_arrays import epoch_rows, float_row, probability_row, score_classes, split_epochs, stack_rows
+from .counts import Coo, Counts
 from .dynamics import Table, dynamics, suspects
 from .images import image_source
 from .matrix import (
@@ -304,14 +305,21 @@ class Run(CellSource, HasMetrics, HasSampleHistory):
         return [*given[:n], *(f"epoch {e}" for e in range(len(given), n))]
 
     def matrices(self) -> np.ndarray:
-        """``(E, 1, K, K)`` int64 counts."""
+        """``(E, 1, K, K)`` int64 counts (a ``ValueError`` from ``SPARSE_FROM``
+        classes on: see :meth:`all_counts`)."""
+        return self.all_counts().dense()
+
+    def all_counts(self) -> Counts:
+        """Every epoch's counts as held: dense below ``SPARSE_FROM`` classes, sparse above."""
         with self._lock:
             mats = list(self._matrices)
-        return np.stack(mats)[:, None]
+        return Counts([[m] for m in mats], self.n_classes)
 
-    def counts(self, epoch: int) -> np.ndarray:
-        """``(K, K)`` int64 counts of one epoch (negative counts from the end)."""
-        return self._matrices[self._epoch(epoch)].copy()
+    def counts(self, epoch: int) -> np.ndarray | Coo:
+        """``(K, K)`` int64 counts of one epoch (negative counts from the end); a
+        :class:`~confusion_widget.counts.Coo` from ``SPARSE_FROM`` classes on."""
+        m = self._matrices[self._epoch(epoch)]
+        return m if isinstance(m, Coo) else m.copy()
 
     def sample_ids(self) -> np.ndarray:
         if self._ids is None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .counts import Counts
 from .matrix import normalize
 
 __all__ = ["Snapshots", "matrix_csv", "matrix_png", "view_values"]
@@ -173,7 +174,7 @@ class Snapshots:
     """The widget's CSV, HTML and PNG snapshots (a mixin of
     :class:`~confusion_widget.ConfusionWidget`, which provides the attributes)."""
 
-    _mats: np.ndarray
+    _mats: Counts
     epoch: int
     labels: list[str]
     tile_titles: list[str]
@@ -200,7 +201,7 @@ class Snapshots:
         <BLANKLINE>
         """
         text = matrix_csv(
-            self._mats[self.epoch], self.labels, self.tile_titles, self._diff_of, self.aggregation
+            self._mats.epoch(self.epoch), self.labels, self.tile_titles, self._diff_of, self.aggregation
         )
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
@@ -227,9 +228,9 @@ class Snapshots:
         run no widgets (GitHub, nbviewer)."""
         bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        if data is not None:
+        if data is not None and not self._mats.sparse:  # no PNG of a sparse 5,000+-class matrix
             png = matrix_png(
-                self._mats[self.epoch],
+                self._mats.epoch(self.epoch),
                 self.labels,
                 self.tile_titles,
                 self._diff_of,

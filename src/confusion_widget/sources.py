@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 
 from ._util import json_id, to_numpy
+from .counts import Counts
 
 if TYPE_CHECKING:
     from .images import ImageProvider
@@ -40,11 +41,12 @@ __all__ = [
     "HasSampleHistory",
     "LazyExtras",
     "MatrixSource",
+    "PagedCells",
     "Subscribers",
     "Thresholded",
     "TiledComparison",
     "check_index",
-    "checked_matrices",
+    "checked_counts",
     "confidence_key",
     "epoch_names",
     "validate_sample_ids",
@@ -300,6 +302,12 @@ class CellSource(ABC):
     def matrices(self) -> np.ndarray:
         """``(E, T, K, K)`` int64 counts (signed for difference tiles)."""
 
+    def all_counts(self) -> Counts:
+        """Every (epoch, tile)'s counts as :class:`~confusion_widget.counts.Counts`;
+        by default from :meth:`matrices`. Sources of many classes override it to hold
+        their counts sparse (no dense ``K × K`` array per epoch)."""
+        return Counts.from_array(_checked_array(self))
+
     @abstractmethod
     def sample_ids(self) -> np.ndarray:
         """``(N,)`` sample ids, position → id (empty when cells have no samples)."""
@@ -394,6 +402,24 @@ class HasImageBoxes(ABC):
         """The boxes to draw over image ``pos`` at ``epoch``."""
 
 
+class PagedCells(ABC):
+    """A source whose cells are answered one page at a time by the engine that holds
+    the samples (a table too big to sort in Python: a filter, a sort by confidence
+    and a limit run there).
+
+    The wire asks it for the panel's pages instead of slicing :meth:`CellSource.cell`;
+    ``cell()`` still returns the whole cell (``selected_samples``). Positions in the
+    hits it returns index ``sample_ids()``, which holds the samples looked at so far.
+    """
+
+    @abstractmethod
+    def cell_page(
+        self, epoch: int, tile: int, row: int, col: int, offset: int, limit: int
+    ) -> tuple[int, CellHits]:
+        """``(total, hits)``: the cell's size and entries ``offset … offset + limit - 1``
+        in panel order. Raises ``ValueError`` for a cell outside the source."""
+
+
 # -- the simplest source ---------------------------------------------------------------
 class MatrixSource(CellSource):
     """A bare matrix (or one per epoch): counts only, no samples behind the cells.
@@ -433,8 +459,22 @@ class MatrixSource(CellSource):
         return CellHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
 
 
-def checked_matrices(source: CellSource) -> np.ndarray:
-    """The source's ``(E, T, K, K)`` counts as int64, checked against its labels."""
+def checked_counts(source: CellSource) -> Counts:
+    """The source's counts (:meth:`CellSource.all_counts`), checked against its labels
+    and tiles."""
+    counts = source.all_counts()
+    k, n_tiles = len(source.labels), len(source.tile_titles)
+    if counts.shape[0] < 1 or counts.shape[1:] != (n_tiles, k, k):
+        raise ValueError(
+            f"{type(source).__name__}'s counts must be (E, T, K, K) = (>=1, {n_tiles}, {k}, {k}), "
+            f"got {counts.shape}."
+        )
+    return counts
+
+
+def _checked_array(source: CellSource) -> np.ndarray:
+    """The source's ``(E, T, K, K)`` :meth:`~CellSource.matrices` as int64, checked
+    against its labels."""
     mats = np.asarray(source.matrices())
     k = len(source.labels)
     if (

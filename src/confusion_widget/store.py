@@ -126,6 +126,7 @@ class RunStore:
         self._conn, version = schema.open_log(self.path, mode)
         self._uid_sql = "uid" if version > 1 else "NULL"  # a version-1 log read as is
         self._signals_sql = "p_true, margin" if version > 2 else "NULL, NULL"  # so is a version-2 log
+        self._detections = version > 3  # detection runs' epochs are in their own table
         self._abspath = os.path.abspath(self.path)  # SQLite's own file, whatever chdir does
         self._file_id = _file_id(self._abspath)
 
@@ -225,7 +226,9 @@ class RunStore:
             f"SELECT {RUN_COLUMNS}, {self._uid_sql}, (SELECT count(*) FROM epochs e "
             "WHERE e.run_id = runs.id) FROM runs ORDER BY id"
         )
-        return [_info(codec.decode_row(self.path, r[:-1]), r[-1]) for r in rows]
+        sql = "SELECT run_id, count(*) FROM detections GROUP BY run_id"  # detection runs' epochs
+        det = dict(self._query(sql)) if self._detections else {}
+        return [_info(codec.decode_row(self.path, r[:-1]), r[-1] + det.get(r[0], 0)) for r in rows]
 
     def load(self, run: str | RunInfo) -> Run:
         """Read a run into memory as a :class:`~confusion_widget.Run`.

@@ -8,6 +8,7 @@ rejected update from the frontend back.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,7 +16,18 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-__all__ = ["Cell", "Choice", "Flag", "Index", "OptionError", "OptionTypeError", "Text", "Threshold"]
+__all__ = [
+    "Cell",
+    "Choice",
+    "Flag",
+    "Index",
+    "Names",
+    "OptionError",
+    "OptionTypeError",
+    "Order",
+    "Text",
+    "Threshold",
+]
 
 
 class OptionError(t.TraitError, ValueError):
@@ -125,19 +137,69 @@ class Cell(t.TraitType):
 
 
 class Threshold(t.Float):
-    """``None`` (off) or a number in ``[0, 1]``."""
+    """``None`` (off) or a number in ``[0, 1]`` (``(0, 1]`` with ``open_low=True``)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, open_low: bool = False, **kwargs: Any) -> None:
         super().__init__(None, allow_none=True, **kwargs)
+        self.open_low = open_low
 
     def validate(self, obj: Any, value: Any) -> float | None:
+        span = "(0, 1]" if self.open_low else "[0, 1]"
         if value is None:
             return None
         if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.integer, np.floating)
         ):
-            raise OptionTypeError(f"{self.name} must be a number in [0, 1] or None, got {_got(value)}.")
+            raise OptionTypeError(f"{self.name} must be a number in {span} or None, got {_got(value)}.")
         v = float(value)
-        if not (math.isfinite(v) and 0.0 <= v <= 1.0):
-            raise OptionError(f"{self.name} must be in [0, 1], got {value!r}.")
+        if not (math.isfinite(v) and 0.0 <= v <= 1.0) or (self.open_low and v == 0.0):
+            raise OptionError(f"{self.name} must be in {span}, got {value!r}.")
         return v
+
+
+def _names(name: str, value: Any) -> list[str]:
+    """A list of strings (a tuple or an array of them too), or an OptionTypeError."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise OptionTypeError(f"{name} must be a list of names (strings), got {_got(value)}.")
+    return list(value)
+
+
+class Names(t.TraitType):
+    """A list of names without repeats (which names exist is checked by the widget)."""
+
+    info_text = "a list of names"
+
+    def make_dynamic_default(self) -> list[str]:
+        return []  # a new list per widget
+
+    def validate(self, obj: Any, value: Any) -> list[str]:
+        return list(dict.fromkeys(_names(str(self.name), value)))
+
+
+class Order(t.TraitType):
+    """One of a fixed set of order names (case-insensitive), or a list of class names
+    (checked by the widget)."""
+
+    default_value = "index"
+    info_text = "an order name or a list of class names"
+
+    def __init__(self, choices: Sequence[str], **kwargs: Any) -> None:
+        super().__init__("index", **kwargs)
+        self.choices = list(choices)
+
+    def validate(self, obj: Any, value: Any) -> str | list[str]:
+        if isinstance(value, str):
+            if value.lower() in self.choices:
+                return value.lower()
+            close = difflib.get_close_matches(value.lower(), self.choices, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise OptionError(
+                f"{self.name} must be one of {self.choices} or a list of class names, got {value!r}.{hint}"
+            )
+        names = _names(str(self.name), value)
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise OptionError(f"{self.name} lists {dup} more than once; give each class once.")
+        return names

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anywidget
@@ -20,11 +20,18 @@ import traitlets as t
 from . import wire
 from ._analysis import Analysis
 from ._factory import factory as _factory
+from ._filtering import SampleFilter
+from ._store_detection import open_run
 from ._util import static_asset
+from ._widget_classes import ClassViews
+from ._widget_thresholds import SourceThresholds
 from .compare import compare_source, difference_source
+from .counts import Counts
 from .detection import detection_source
+from .frames import frame_source, parquet_source
 from .matrix import AGGREGATIONS, validate_labels, validate_matrix
 from .multilabel import multilabel_source
+from .ordering import ORDERS
 from .runs import Run
 from .snapshot import Snapshots
 from .sources import (
@@ -33,10 +40,10 @@ from .sources import (
     MatrixSource,
     Thresholded,
     TiledComparison,
-    checked_matrices,
+    checked_counts,
     epoch_names,
 )
-from .traits import Cell, Choice, Flag, Index, OptionError, Text, Threshold
+from .traits import Cell, Choice, Flag, Index, Names, OptionError, Order, Text, Threshold
 
 __all__ = ["COLORMAPS", "COLOR_SCALES", "ConfusionWidget"]
 
@@ -62,7 +69,7 @@ def _as_source(cm: Any, labels: Any, epoch_labels: Any) -> CellSource:
     return MatrixSource(mats, validate_labels(labels, mats.shape[-1]), epoch_labels)
 
 
-class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
+class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, ClassViews, anywidget.AnyWidget):
     """An interactive confusion matrix: scrub epochs, re-aggregate, click a cell to
     see the images behind it.
 
@@ -77,6 +84,16 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
         ``K`` class names (``"0" … "K-1"`` by default). Shown as text, never HTML.
     epoch_labels
         Names for the epochs (``"epoch 0"``, … by default).
+    classes, top_k
+        Show a subset: these classes (names, indices or group names), or the
+        ``top_k`` with most errors (row plus column) at the first epoch shown; every
+        other class is summed into an ``"(other)"`` row and column (last), so counts
+        are conserved. Every constructor takes them.
+    hierarchy, label_separator
+        Groups of classes that collapse into one row and column (their cells are
+        sums): ``{child: parent group}`` (children are classes or groups), or a
+        separator splitting names into paths (``"animal/dog/terrier"`` is in
+        ``"animal/dog"``, in ``"animal"``). See the ``collapsed`` option.
     **options
         Any of the options below (the widget's synced traits).
 
@@ -98,16 +115,42 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
         ``(row, col)`` of the selected cell (or ``None``), and its tile.
     threshold
         The score threshold of a source that has one (multi-label scores).
+    score_threshold, iou_threshold
+        A detection widget's thresholds: predictions scoring below
+        ``score_threshold`` (in [0, 1]) are ignored, a match needs IoU >=
+        ``iou_threshold`` (in (0, 1]); both start at the source's values
+        (0.0 and 0.5 by default) and are ``None`` on other widgets.
+    confidence_threshold
+        ``None`` (off) or a number in [0, 1] on single-label widgets with
+        confidences: predictions below it move to an ``"(abstain)"`` column, the
+        accuracy shown is on the predictions kept, next to the coverage.
     page_size
         Thumbnails per page of the panel (25).
     title
         A title shown above the matrix.
+    order
+        The order classes are drawn in: ``"index"``, ``"name"``, ``"errors"`` (most
+        errors first), ``"cluster"`` (classes that confuse each other side by side;
+        needs scipy), or class names (those first, the rest in index order).
+        ``"errors"`` and ``"cluster"`` use the epoch shown when chosen and stay put
+        while the slider moves; ``"(other)"`` stays last. ``display_order`` holds the
+        permutation drawn (row ``i`` shows class ``display_order[i]``); ``selected``
+        and every other view stay in terms of ``labels``.
+    collapsed
+        Groups of the hierarchy shown as one class (clicking a group's label in the
+        matrix toggles it). With a subset or collapsed groups, ``labels``,
+        ``matrix`` and ``matrices`` describe the matrix as displayed; ``source`` has
+        the full one.
+    pooling
+        How the frontend pools cells smaller than a pixel: ``"max"`` or ``"sum"``.
 
     Raises
     ------
     ValueError
         For a non-square, >3-D, empty, negative, non-finite or fractional matrix,
-        labels of the wrong length or with duplicates, an option out of range.
+        labels of the wrong length or with duplicates, an option out of range, an
+        unknown class or group name (with close matches), a hierarchy with a cycle or
+        a group named like a class.
     TypeError
         For unknown keyword arguments, options of the wrong type, or inputs that
         are not arrays.
@@ -137,8 +180,14 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
     selected = Cell().tag(sync=True, echo_update=False, option=True)
     selected_tile = Index().tag(sync=True, echo_update=False, option=True)
     threshold = Threshold().tag(sync=True, echo_update=False, option=True)
+    score_threshold = Threshold().tag(sync=True, echo_update=False, option=True)
+    iou_threshold = Threshold(open_low=True).tag(sync=True, echo_update=False, option=True)
+    confidence_threshold = Threshold().tag(sync=True, echo_update=False, option=True)
     page_size = Index(25, minimum=1).tag(sync=True, option=True)
     title = Text("").tag(sync=True, option=True)
+    order = Order(ORDERS).tag(sync=True, echo_update=False, option=True)
+    collapsed = Names().tag(sync=True, echo_update=False, option=True)
+    pooling = Choice(("max", "sum"), "max").tag(sync=True, echo_update=False, option=True)
 
     # -- the source's state, mirrored for the frontend ------------------------------
     labels = t.List(t.Unicode()).tag(sync=True)
@@ -152,7 +201,11 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
     _tile_epochs: t.List[Any] = t.List().tag(sync=True)  # [E][T] int
     _has_samples = t.Bool(False).tag(sync=True)
     _metrics: t.List[Any] = t.List().tag(sync=True)  # [MetricRow]
+    _coverage: t.List[Any] = t.List().tag(sync=True)  # [E][T] float | None while abstaining, else []
     _revision = t.Int(0).tag(sync=True)  # bumped when the source's data changes
+    display_order = t.List(t.Int()).tag(sync=True)  # row i shows displayed class display_order[i]
+    _label_groups: t.List[Any] = t.List().tag(sync=True)  # [D] group a label click collapses | None
+    _focus: t.Any = t.Any(None, allow_none=True).tag(sync=True)  # [displayed class, nonce] | None
 
     def __init__(
         self,
@@ -160,6 +213,10 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
         labels: Sequence[Any] | None = None,
         *,
         epoch_labels: Sequence[Any] | None = None,
+        classes: Sequence[Any] | None = None,
+        top_k: int | None = None,
+        hierarchy: Mapping[str, str] | None = None,
+        label_separator: str | None = None,
         **options: Any,
     ) -> None:
         unknown = sorted(set(options) - set(self.class_trait_names(option=True)))
@@ -176,10 +233,12 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
         if options.get("threshold") is not None and isinstance(source, Thresholded):
             self._check_threshold({"value": options["threshold"]})
             source.set_threshold(options.pop("threshold"))
+        source, options = self._apply_thresholds(source, options)  # detection, abstention
         # Subscribe before reading: an epoch a training thread appends from now on is
         # either in what we read or announced to us (then re-read once we are ready).
         source.subscribe(self._on_source_changed)
-        self._mats = checked_matrices(source)
+        options = self._init_view(source, options, classes, top_k, hierarchy, label_separator)
+        self._mats = checked_counts(self._shown)
         epoch = options.pop("epoch", None)
         if epoch is not None:  # checked now: the counts window is cut around it
             epoch = self._check_epoch({"value": type(self).epoch.validate(self, epoch)})
@@ -206,15 +265,24 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
 
     @property
     def matrices(self) -> np.ndarray:
-        """All epochs' counts: ``(E, K, K)`` (``(E, T, K, K)`` for several tiles)."""
-        m = self._mats
+        """All epochs' counts: ``(E, K, K)`` (``(E, T, K, K)`` for several tiles).
+        From ``SPARSE_FROM`` (5,000) classes on the counts are held sparse: use
+        :attr:`counts`."""
+        m = self._mats.dense()
         return m[:, 0].copy() if m.shape[1] == 1 else m.copy()
 
     @property
     def matrix(self) -> np.ndarray:
-        """The current epoch's counts: ``(K, K)`` (``(T, K, K)`` for several tiles)."""
-        m = self._mats[self.epoch]
+        """The current epoch's counts: ``(K, K)`` (``(T, K, K)`` for several tiles).
+        From ``SPARSE_FROM`` (5,000) classes on: use :attr:`counts`."""
+        m = self._mats.epoch(self.epoch)
         return m[0].copy() if m.shape[0] == 1 else m.copy()
+
+    @property
+    def counts(self) -> Counts:
+        """Every (epoch, tile)'s counts as held, dense or sparse:
+        ``w.counts.coo(epoch, tile)`` gives one tile's non-zero cells at any K."""
+        return self._mats
 
     @property
     def selected_samples(self) -> list[Any]:
@@ -223,8 +291,8 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
         widget was built from a bare matrix."""
         if self.selected is None:
             return []
-        hits = self._source.cell(self.epoch, self.selected_tile, *self.selected)
-        return self._source.sample_ids()[hits.positions].tolist()
+        hits = self._shown.cell(self.epoch, self.selected_tile, *self.selected)
+        return self._shown.sample_ids()[hits.positions].tolist()
 
     # -- constructors (each one's logic lives with its source) ----------------------
     from_predictions = _factory(
@@ -238,7 +306,12 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
         detection_source,
         "A detection widget: boxes matched by IoU, a background row and column, boxes drawn over the images.",
     )
-    from_store = _factory(Run.from_store, "A widget for a run recorded in a run log.")
+    from_store = _factory(open_run, "A widget for a classifier's or a detector's run in a run log.")
+    from_dataframe = _factory(
+        frame_source,
+        "A widget over a table of predictions (pandas, polars, pyarrow, DuckDB, Spark, Dask), queried in place.",
+    )
+    from_parquet = _factory(parquet_source, "A widget over Parquet files, queried in place by DuckDB.")
     compare = _factory(compare_source, "Tile 2–8 runs sharing one slider and one set of controls.")
     difference = _factory(
         difference_source, "One run's change between epochs, with the samples that flipped."
@@ -254,7 +327,7 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
 
     @t.validate("selected")
     def _check_selected(self, proposal: Any) -> tuple[int, int] | None:
-        v, k = proposal["value"], len(self._source.labels)
+        v, k = proposal["value"], len(self._shown.labels)
         if v is not None and not (v[0] < k and v[1] < k):
             raise OptionError(f"selected cell {v} is outside the {k}×{k} matrix.")
         return v
@@ -291,12 +364,12 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
 
     # -- source → traits ------------------------------------------------------------
     def _metrics_at(self, epoch: int) -> list[Any]:
-        return list(self._source.metrics(epoch)) if isinstance(self._source, HasMetrics) else []
+        return list(self._shown.metrics(epoch)) if isinstance(self._shown, HasMetrics) else []
 
     def _source_state(self, epoch: int, revision: int = 0) -> dict[str, Any]:
         """Every trait that mirrors the source, with the counts around ``epoch``."""
         # A live source may have grown since self._mats was read: describe the epochs read.
-        src, mats = self._source, self._mats
+        src, mats = self._shown, self._mats
         n_epochs, n_tiles = mats.shape[:2]
         if isinstance(src, TiledComparison):
             diff_of, tile_epochs = list(src.diff_of), src.tile_epochs()[:n_epochs]
@@ -316,6 +389,8 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
             "_revision": revision,
             "_counts": wire.counts_state(mats, epoch, revision),
         }
+        state.update(self._threshold_state())
+        state.update(self._view_state(epoch))  # display_order, _label_groups
         state["_metrics"] = self._metrics_at(epoch)
         return state
 
@@ -327,7 +402,7 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
                 self._stale = True
                 return
             follow = self.epoch >= self.n_epochs - 1
-            self._mats = checked_matrices(self._source)
+            self._mats = checked_counts(self._shown)
             state = self._source_state(len(self._mats) - 1 if follow else self.epoch, self._revision + 1)
             self._syncing = True
             try:
@@ -356,7 +431,7 @@ class ConfusionWidget(Snapshots, Analysis, anywidget.AnyWidget):
         with self._lock:  # the counts and revision of one moment
             mats, revision = self._mats, self._revision
         for reply, out in wire.respond(
-            self._source, content, matrices=mats, revision=revision, page_size=self.page_size
+            self._shown, content, matrices=mats, revision=revision, page_size=self.page_size
         ):
             self.send(reply, out or None)
 

@@ -36,8 +36,9 @@ import numpy as np
 
 from ._pack import DTYPES, encode_pack, epoch_blocks
 from ._util import json_id
+from .counts import Counts, as_counts
 from .images import Encoded
-from .sources import CellSource, HasImageBoxes, HasSampleHistory
+from .sources import CellSource, HasImageBoxes, HasSampleHistory, PagedCells
 
 __all__ = [
     "CHUNK_BYTES",
@@ -104,11 +105,13 @@ class _MetricRequired(TypedDict):
 
 
 class MetricRow(_MetricRequired, total=False):
-    """Per-class figures (``_metrics`` trait); multi-label adds the raw counts."""
+    """Per-class figures (``_metrics`` trait); multi-label adds the raw counts,
+    detection the average precision (``None`` for a class without ground truth)."""
 
     tp: int
     fp: int
     fn: int
+    ap: float | None
 
 
 class _SampleRequired(TypedDict):
@@ -249,11 +252,12 @@ RECORDS: dict[str, type] = {
 
 
 # -- trait encodings -------------------------------------------------------------------
-def counts_state(mats: np.ndarray, epoch: int, revision: int, budget: int | None = None) -> bytes:
+def counts_state(mats: Counts | np.ndarray, epoch: int, revision: int, budget: int | None = None) -> bytes:
     """The ``_counts`` trait: a pack of the whole epochs nearest ``epoch`` (itself
     first, then one before, one after, …) that fit in ``budget`` bytes; the frontend
     fetches the others when it needs them."""
     budget = INITIAL_BYTES if budget is None else budget
+    mats = as_counts(mats)
     blocks: list[Any] = []
     size = 0
     for e in _nearest(epoch, len(mats)):
@@ -275,10 +279,11 @@ def _nearest(epoch: int, n: int) -> Iterator[int]:
 
 
 def counts_replies(
-    mats: np.ndarray, epochs: Sequence[int], revision: int, msg_id: int | None
+    mats: Counts | np.ndarray, epochs: Sequence[int], revision: int, msg_id: int | None
 ) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
     """The parts of the answer to a counts request: packs of at most ``CHUNK_BYTES``,
     in the order asked, the last one marked ``done``."""
+    mats = as_counts(mats)
     k, n_tiles = mats.shape[-1], mats.shape[1]
     pending: list[Any] = []
     size = 0
@@ -297,13 +302,10 @@ def _counts_part(msg_id: int | None, revision: int, done: bool) -> dict[str, Any
     return dict(reply)
 
 
-def accuracy_table(mats: np.ndarray, diff_of: Sequence[Any]) -> list[list[float | None]]:
+def accuracy_table(mats: Counts | np.ndarray, diff_of: Sequence[Any]) -> list[list[float | None]]:
     """``[E][T]`` overall accuracy (trace / total); ``None`` for empty and difference
     tiles."""
-    total = mats.sum(axis=(-2, -1)).astype(np.float64)
-    trace = np.trace(mats, axis1=-2, axis2=-1).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        acc = trace / total
+    acc = as_counts(mats).accuracy()
     acc[:, [d is not None for d in diff_of]] = np.nan
     return [[None if np.isnan(a) else float(a) for a in row] for row in acc]
 
@@ -354,7 +356,7 @@ def answer(source: CellSource, message: Any, page_size: int = 25) -> tuple[dict[
 
 
 def respond(
-    source: CellSource, message: Any, *, matrices: np.ndarray, revision: int, page_size: int = 25
+    source: CellSource, message: Any, *, matrices: Counts | np.ndarray, revision: int, page_size: int = 25
 ) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
     """Every message that answers one request: :func:`answer`'s reply, or the parts
     of a counts request (from ``matrices``, the source's counts the widget shows)."""
@@ -381,14 +383,19 @@ def _cell_reply(
 ) -> tuple[dict[str, Any], list[bytes]]:
     offset = max(0, _field(msg, "offset", 0))
     limit = min(max(1, _field(msg, "limit", page_size)), MAX_PAGE)
-    hits = source.cell(_field(msg, "epoch"), _field(msg, "tile", 0), _field(msg, "row"), _field(msg, "col"))
-    sl = slice(offset, offset + limit)
+    where = (_field(msg, "epoch"), _field(msg, "tile", 0), _field(msg, "row"), _field(msg, "col"))
+    if isinstance(source, PagedCells):  # the engine holding the samples cuts the page
+        total, hits = source.cell_page(*where, offset, limit)
+        sl = slice(0, limit)
+    else:
+        hits = source.cell(*where)
+        total, sl = len(hits), slice(offset, offset + limit)
     extra = hits.extra[sl] if hits.extra is not None else None
     samples, buffers = _samples(source, hits.positions[sl], hits.confidence[sl], extra)
     reply: CellReply = {
         "type": "cell",
         "id": msg.get("id"),
-        "total": len(hits),
+        "total": total,
         "offset": offset,
         "samples": samples,
     }

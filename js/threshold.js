@@ -77,3 +77,25 @@ export function createThreshold(model, trait = "threshold", options = {}) {
 
 	return { el };
 }
+
+/**
+ * The "abstain" checkbox: shown while `_can_abstain` (a single-label widget with
+ * confidences); checking it sets `confidence_threshold` to `start` (its slider then
+ * appears), unchecking sets it back to null (off).
+ */
+export function createAbstainToggle(model, { signal, start = 0.5 }) {
+	const el = element("label", "cw-control cw-abstain-toggle");
+	const box = element("input", "cw-abstain");
+	box.type = "checkbox";
+	el.append(box, document.createTextNode(" abstain"));
+	el.title = "move predictions below a confidence threshold to an (abstain) column";
+	function read() {
+		el.hidden = !model.get("_can_abstain");
+		const value = model.get("confidence_threshold");
+		box.checked = typeof value === "number" && Number.isFinite(value);
+	}
+	box.addEventListener("change", () => setTraits(model, { confidence_threshold: box.checked ? start : null }), { signal });
+	listen(model, ["change:_can_abstain", "change:confidence_threshold"], read, signal);
+	read();
+	return { el };
+}

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createFakeModel } from "./test_helpers.js";
-import { coverageNote, createThreshold } from "./threshold.js";
+import { coverageNote, createAbstainToggle, createThreshold } from "./threshold.js";
 
 /** Each test's parts end with this (as a view's do with its AbortController). */
 let lifetime;
@@ -99,6 +99,28 @@ describe("abstention slider", () => {
 		expect(text()).toBe("abstain below 0.50");
 		model.set("confidence_threshold", null);
 		expect(t.el.hidden).toBe(true);
+		lifetime.abort();
+		expect(model.listenerCount()).toBe(0);
+	});
+});
+
+describe("abstain toggle", () => {
+	it("is shown where abstention applies and turns the threshold on and off", () => {
+		const model = createFakeModel({ _can_abstain: false, confidence_threshold: null });
+		const t = createAbstainToggle(model, { signal: lifetime.signal });
+		const box = t.el.querySelector("input.cw-abstain");
+		expect(t.el.hidden).toBe(true);
+		model.set("_can_abstain", true);
+		expect(t.el.hidden).toBe(false);
+		expect(box.checked).toBe(false);
+		box.checked = true;
+		box.dispatchEvent(new Event("change"));
+		expect(model.get("confidence_threshold")).toBe(0.5);
+		model.set("confidence_threshold", 0.7); // from Python
+		expect(box.checked).toBe(true);
+		box.checked = false;
+		box.dispatchEvent(new Event("change"));
+		expect(model.get("confidence_threshold")).toBe(null);
 		lifetime.abort();
 		expect(model.listenerCount()).toBe(0);
 	});

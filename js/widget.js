@@ -30,7 +30,7 @@ import { createSlider } from "./slider.js";
 import { createSparkline } from "./sparkline.js";
 import { sums as lineSums, lookup } from "./sparse.js";
 import { watchTheme } from "./theme.js";
-import { coverageNote, createThreshold } from "./threshold.js";
+import { coverageNote, createAbstainToggle, createThreshold } from "./threshold.js";
 import { tileEpochNotes } from "./tile_notes.js";
 import { createTiles } from "./tiles.js";
 import { createTooltip } from "./tooltip.js";
@@ -116,7 +116,8 @@ function mountView(model, el, shared, signal) {
 	const metrics = createMetrics(model, { signal });
 	const details = element("div", "cw-details");
 	details.append(confused.el, metrics.el);
-	toolbar.append(controls.el, threshold.el, scoreThreshold.el, iouThreshold.el, abstain.el, legend.el, exporter.el);
+	const abstainToggle = createAbstainToggle(model, { signal });
+	toolbar.append(controls.el, threshold.el, scoreThreshold.el, iouThreshold.el, abstainToggle.el, abstain.el, legend.el, exporter.el);
 	toolbar.append(createOrderControl(model, { signal }).el, search.el);
 	stage.append(tiles.el, note);
 	root.append(heading, toolbar, slider.el, stage, axes, details, panel.el, tooltip.el);

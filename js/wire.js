@@ -22,6 +22,7 @@ import { PACK_BLOCK_FIELDS, PACK_FIELDS } from "./pack.js";
 /** The synced traits the frontend knows, sorted as wire_schema.json lists them. */
 export const TRAITS = Object.freeze([
 	"_accuracy",
+	"_can_abstain",
 	"_counts",
 	"_coverage",
 	"_diff_of",

@@ -116,3 +116,17 @@ def test_selective_accuracy_helper() -> None:
     mats = np.array([[[[2, 1, 1], [0, 3, 1], [0, 0, 0]]]])
     acc, cov = selective_accuracy(mats, [None])
     assert acc == [[5 / 6]] and cov == [[6 / 8]]
+
+
+def test_the_ui_toggle_is_offered_where_abstention_applies() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 50)
+    scores = rng.normal(size=(50, 3))
+    w = ConfusionWidget.from_predictions(y, [scores, scores])
+    assert w._can_abstain and w.confidence_threshold is None
+    w.confidence_threshold = 0.5  # what the toggle sets
+    assert w._can_abstain and w.labels[-1] == ABSTAIN
+    w.confidence_threshold = None  # unchecked: back to the plain matrix
+    assert ABSTAIN not in w.labels
+    assert not ConfusionWidget([[1, 2], [3, 4]])._can_abstain  # a bare matrix has no confidences
+    assert not ConfusionWidget.from_predictions(y, [y, y])._can_abstain  # class ids: none either

@@ -80,6 +80,8 @@ class SourceThresholds(t.HasTraits):
         apply) and, for abstained runs, accuracy on the predictions kept and coverage."""
         src = self._source
         state: dict[str, Any] = {"score_threshold": None, "iou_threshold": None, "_coverage": []}
+        sparse = getattr(self._mats, "sparse", False)  # abstention's accuracy table is dense
+        state["_can_abstain"] = not sparse and can_abstain(self._base_source) is None
         if isinstance(src, _DETECTION):
             state.update(score_threshold=src.score, iou_threshold=src.iou)
         conf = _abstain_threshold(src)

@@ -202,6 +202,7 @@ class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, Class
     _has_samples = t.Bool(False).tag(sync=True)
     _metrics: t.List[Any] = t.List().tag(sync=True)  # [MetricRow]
     _coverage: t.List[Any] = t.List().tag(sync=True)  # [E][T] float | None while abstaining, else []
+    _can_abstain = t.Bool(False).tag(sync=True)  # confidence_threshold applies (the UI's toggle)
     _revision = t.Int(0).tag(sync=True)  # bumped when the source's data changes
     display_order = t.List(t.Int()).tag(sync=True)  # row i shows displayed class display_order[i]
     _label_groups: t.List[Any] = t.List().tag(sync=True)  # [D] group a label click collapses | None

@@ -116,6 +116,20 @@ def test_controls_sync_both_ways(lab_page, lab_server, lab_events):
     steps = measures(lab_page).get("cw:epoch-step", [])
     if steps:
         print(f"cw:epoch-step median {sorted(steps)[len(steps) // 2]:.1f} ms over {len(steps)} steps")
+
+    # Abstention from the toolbar: the checkbox turns it on (an "(abstain)" column
+    # drawn, its slider shown) and off again.
+    rows = int(canvas.get_attribute("data-rows"))
+    lab_page.locator("input.cw-abstain").check()
+    wait_for_python(lab_page, "w.confidence_threshold", 0.5)
+    wait_for_python(lab_page, "w.labels[-1]", "(abstain)")
+    lab_page.wait_for_function(
+        f"() => +document.querySelector('canvas.cw-matrix').dataset.cols === {rows + 1}"
+    )
+    assert lab_page.locator('input.cw-threshold[data-trait="confidence_threshold"]').is_visible()
+    lab_page.locator("input.cw-abstain").uncheck()
+    wait_for_python(lab_page, "w.confidence_threshold", None)
+    lab_page.wait_for_function(f"() => +document.querySelector('canvas.cw-matrix').dataset.cols === {rows}")
     assert lab_events.widget_errors() == []
 
 

@@ -1,5 +1,5 @@
 """Tables as cell sources: ``from_dataframe`` gives the same matrices and cell samples
-(recomputed here in numpy/Python) for pandas, polars (eager and lazy), pyarrow and
+(recomputed here in numpy/Python) for pandas, polars (eager and lazy), pyarrow, Dask and
 DuckDB; cells are fetched a page at a time and only small results reach Python;
 bad columns give errors that name them. PySpark: ``test_frames_spark.py``."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 
+import dask.dataframe as dd
 import duckdb
 import numpy as np
 import pandas as pd
@@ -74,6 +75,7 @@ def engines(df: pd.DataFrame) -> dict:
         "polars-lazy": lambda: pl.from_pandas(df).lazy(),
         "pyarrow": lambda: pa.Table.from_pandas(df, preserve_index=False),
         "duckdb": lambda: duckdb.from_arrow(pa.Table.from_pandas(df, preserve_index=False)),
+        "dask": lambda: dd.from_pandas(df, npartitions=3),
     }
 
 

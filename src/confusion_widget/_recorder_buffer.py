@@ -15,6 +15,8 @@ from ._store_codec import label_names
 from ._util import is_torch_tensor, to_numpy
 from .matrix import check_class_ids, score_signals, validate_labels
 
+_NEG_INF = float("-inf")
+
 
 def torch_module() -> Any:
     """torch if the user's program imported it (a numpy user never pays for it)."""
@@ -46,16 +48,18 @@ def reduce_scores(x: Any, target: Any) -> tuple[Any, ...]:
         )
         if t.device != x.device:  # targets elsewhere than the outputs: the user's own copy
             t = t.to(x.device)
-        t = t.clamp(0, k - 1)[:, None]
-        top, pred = x.max(dim=1)  # first maximal index on ties, as numpy's argmax
+        t = t.clamp(0, k - 1).view(-1, 1)
+        # Every per-row result stays (B, 1) (keepdim): no indexing, which costs more
+        # than the arithmetic at B = 256; the chunks are flattened at end_epoch.
+        top, pred = x.max(dim=1, keepdim=True)  # first maximal index on ties, as numpy's argmax
         # One buffer, s = x - top, serves all the rest: the true class' score, then
         # (its own entry masked) the largest other score, then (exponentiated) the
         # softmax denominator without the true class.
-        s = x - top[:, None]
-        true = s.gather(1, t)[:, 0]
-        other = s.scatter_(1, t, float("-inf")).amax(dim=1)
-        denom = s.exp_().sum(dim=1) + true.exp()
-        return pred, top, denom, x.sum(dim=1), top + true, top + other, x.amin()
+        s = x - top
+        true = s.gather(1, t)
+        other = s.scatter_(1, t, _NEG_INF).amax(dim=1, keepdim=True)
+        denom = s.exp_().sum(dim=1, keepdim=True) + true.exp()
+        return pred, top, denom, x.sum(dim=1, keepdim=True), top + true, top + other, x.amin()
     x = np.asarray(x)
     if x.dtype.kind not in "f" or x.dtype == np.float16:
         x = x.astype(np.float32)

@@ -3,6 +3,9 @@ predictions through the widget to the wire, and the same numbers as dense."""
 
 from __future__ import annotations
 
+import json
+from typing import ClassVar
+
 import numpy as np
 import pytest
 from pack_decode import blocks
@@ -100,7 +103,7 @@ def test_widget_of_many_classes_sends_the_counts_sparse():
     rows = {r["label"]: r for r in w._metrics}
     c = int(y[0])
     assert rows[str(c)]["support"] == int((y == c).sum())
-    assert rows[str(c)]["recall"] == pytest.approx(np.mean(preds[1][y == c] == c))
+    assert rows[str(c)]["recall"] == pytest.approx(np.mean(preds[1][y == c] == c), abs=1e-6)
     i = int(np.flatnonzero(y != preds[1])[0])
     w.selected = (int(y[i]), int(preds[1][i]))
     expected = np.flatnonzero((y == y[i]) & (preds[1] == preds[1][i]))
@@ -149,3 +152,45 @@ def test_recorder_to_run_log_and_back_stays_sparse(tmp_path):
     assert w.counts.sparse
     for e, p in enumerate(preds):
         assert _as_dict(w.counts.coo(e, 0)) == _reference(y, p, K)
+
+
+class _Recorded:
+    """A stand-in comm that keeps the size of every message (JSON + buffers)."""
+
+    sizes: ClassVar[list[int]] = []
+
+    def __init__(self, data=None, buffers=None, **_):
+        self.comm_id = "recorded"
+        self.kernel = object()  # "connected": ipywidgets sends state updates
+        self._size(data, buffers)
+
+    def _size(self, data, buffers):
+        _Recorded.sizes.append(
+            len(json.dumps(data)) + sum(len(memoryview(b).cast("B")) for b in buffers or [])
+        )
+
+    def send(self, data=None, buffers=None, **_):
+        self._size(data, buffers)
+
+    def on_msg(self, _callback):
+        pass
+
+    def close(self, *_, **__):
+        pass
+
+
+def test_no_message_over_2_mib_at_10000_classes_with_long_names(monkeypatch):
+    import ipywidgets.widgets.widget as ipw
+
+    monkeypatch.setattr(ipw.comm, "create_comm", _Recorded)
+    _Recorded.sizes = []
+    k, n = 10_000, 200_000
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, k, n)
+    preds = [(y + rng.integers(0, 2, n)) % k, (y + rng.integers(-1, 2, n)) % k]
+    names = [f"n{i:08d} a rather long class name, as in ImageNet-21k" for i in range(k)]  # 50 chars
+    w = ConfusionWidget.from_predictions(y, preds, labels=names, epoch=0)
+    w.epoch = 1  # the metrics follow
+    assert len(_Recorded.sizes) >= 3  # the comm's opening, the metrics, the epoch's metrics
+    assert max(_Recorded.sizes) < 2 * 2**20, [s / 2**20 for s in _Recorded.sizes]
+    assert sum(_Recorded.sizes) > 2 * 2**20  # all at once would not have fitted

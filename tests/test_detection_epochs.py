@@ -220,12 +220,14 @@ def test_per_class_ap_precision_recall_against_pycocotools() -> None:
         assert [r["label"] for r in rows] == labels
         ap = np.array([np.nan if r["ap"] is None else r["ap"] for r in rows])
         np.testing.assert_allclose(ap, ap_ref, atol=1e-12)
-        np.testing.assert_allclose([r["recall"] for r in rows], np.nan_to_num(rec_ref), atol=1e-12)
+        np.testing.assert_allclose(
+            [r["recall"] for r in rows], np.nan_to_num(rec_ref), atol=1e-6
+        )  # rounded to 6 decimals
         # precision: class-wise matches / predictions of the class, counted directly
         cw = detection_matrix(gt, kept, num_classes=5, iou=iou, class_wise=True)
         with np.errstate(invalid="ignore"):
             expected = np.nan_to_num(np.diag(cw)[:5] / cw[:, :5].sum(axis=0))
-        np.testing.assert_allclose([r["precision"] for r in rows], expected, atol=1e-12)
+        np.testing.assert_allclose([r["precision"] for r in rows], expected, atol=1e-6)
         assert [r["support"] for r in rows] == np.bincount(
             np.concatenate([g["labels"] for g in gt]), minlength=5
         ).tolist()

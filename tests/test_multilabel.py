@@ -153,9 +153,9 @@ def test_per_label_metrics_equal_sklearn() -> None:
     y_pred = (rng.random((300, 5)) < 0.3).astype(int)
     rows = multilabel_metrics(y_true, y_pred, labels=list("abcde"), mode="per_label")
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
-    np.testing.assert_allclose([d["precision"] for d in rows], p)
-    np.testing.assert_allclose([d["recall"] for d in rows], r)
-    np.testing.assert_allclose([d["f1"] for d in rows], f)
+    np.testing.assert_allclose([d["precision"] for d in rows], p, atol=1e-6)  # rows: 6 decimals
+    np.testing.assert_allclose([d["recall"] for d in rows], r, atol=1e-6)  # rows: 6 decimals
+    np.testing.assert_allclose([d["f1"] for d in rows], f, atol=1e-6)  # rows: 6 decimals
     assert [d["support"] for d in rows] == s.tolist()
     assert [d["label"] for d in rows] == list("abcde")
 

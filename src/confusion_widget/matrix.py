@@ -426,9 +426,11 @@ def metric_rows(
 ) -> list[Any]:
     """Per-class figures as the widget's ``_metrics`` rows
     (:class:`~confusion_widget.wire.MetricRow`), one per name; ``counts`` adds
-    integer columns (``tp=…``)."""
+    integer columns (``tp=…``). Ratios are rounded to 6 decimals: their JSON is then
+    8 characters instead of up to 20 (at 10,000 classes the rows cross the wire at
+    every epoch step)."""
     floats = {
-        k: np.asarray(v, dtype=np.float64).tolist()
+        k: np.round(np.asarray(v, dtype=np.float64), 6).tolist()
         for k, v in (("precision", precision), ("recall", recall), ("f1", f1))
     }
     ints = {k: np.asarray(v).astype(np.int64).tolist() for k, v in (("support", support), *counts.items())}

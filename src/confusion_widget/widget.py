@@ -243,8 +243,13 @@ class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, Class
         epoch = options.pop("epoch", None)
         if epoch is not None:  # checked now: the counts window is cut around it
             epoch = self._check_epoch({"value": type(self).epoch.validate(self, epoch)})
-        # The whole state goes to super().__init__, so the comm opens with it.
-        super().__init__(**{**self._source_state(len(self._mats) - 1 if epoch is None else epoch), **options})
+        # The whole state goes to super().__init__, so the comm opens with it; but the
+        # per-class metrics follow in a message of their own (at 10,000 classes with
+        # long names, labels + metrics would pass the 2 MiB a message may carry).
+        state = self._source_state(len(self._mats) - 1 if epoch is None else epoch)
+        metrics = state.pop("_metrics")
+        super().__init__(**{**state, **options})
+        self._metrics = metrics
         self._syncing = False
         self.on_msg(self._on_msg)
         with self._lock:
@@ -405,11 +410,13 @@ class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, Class
             follow = self.epoch >= self.n_epochs - 1
             self._mats = checked_counts(self._shown)
             state = self._source_state(len(self._mats) - 1 if follow else self.epoch, self._revision + 1)
+            metrics = state.pop("_metrics")
             self._syncing = True
             try:
                 with self.hold_sync():
                     for name, value in state.items():
                         setattr(self, name, value)
+                self._metrics = metrics  # a message of its own, as in __init__
             finally:
                 self._syncing = False
 

@@ -63,3 +63,9 @@ def test_png_of_a_comparison_has_a_tile_each():
     one = png_of(ConfusionWidget(runs["a"].matrices()[:, 0]))
     three = png_of(ConfusionWidget.compare(runs, diff=True))
     assert three.width > 2.5 * one.width - 200
+
+
+def test_csv_follows_the_order_drawn():
+    w = ConfusionWidget([[5, 1, 0], [2, 7, 3], [0, 0, 9]], labels=["b", "c", "a"], order="name")
+    assert w.display_order == [2, 0, 1]
+    assert w.to_csv().splitlines() == [",a,b,c", "a,9,0,0", "b,0,5,1", "c,3,2,7"]

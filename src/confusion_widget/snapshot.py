@@ -177,6 +177,7 @@ class Snapshots:
     _mats: Counts
     epoch: int
     labels: list[str]
+    display_order: list[int]
     tile_titles: list[str]
     epoch_labels: list[str]
     _diff_of: list[Any]
@@ -185,10 +186,19 @@ class Snapshots:
     hide_diagonal: bool
     title: str
 
+    def _drawn(self) -> tuple[np.ndarray, list[str]]:
+        """The current epoch's ``(T, K, K)`` counts and the labels, in the order drawn
+        (``display_order``)."""
+        counts, order = self._mats.epoch(self.epoch), list(self.display_order)
+        if not order or order == list(range(len(order))):
+            return counts, self.labels
+        return counts[:, order][:, :, order], [self.labels[i] for i in order]
+
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The current epoch's matrix, in the current aggregation, as CSV: class names
-        as header row and first column (rows true, columns predicted), no totals; with
-        several tiles a leading ``tile`` column. Also written to ``path`` if given.
+        """The current epoch's matrix, in the current aggregation and the order drawn,
+        as CSV: class names as header row and first column (rows true, columns
+        predicted), no totals; with several tiles a leading ``tile`` column. Also
+        written to ``path`` if given.
 
         Examples
         --------
@@ -200,9 +210,7 @@ class Snapshots:
         dog,0.222222,0.777778
         <BLANKLINE>
         """
-        text = matrix_csv(
-            self._mats.epoch(self.epoch), self.labels, self.tile_titles, self._diff_of, self.aggregation
-        )
+        text = matrix_csv(*self._drawn(), self.tile_titles, self._diff_of, self.aggregation)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
@@ -230,8 +238,7 @@ class Snapshots:
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         if data is not None and not self._mats.sparse:  # no PNG of a sparse 5,000+-class matrix
             png = matrix_png(
-                self._mats.epoch(self.epoch),
-                self.labels,
+                *self._drawn(),
                 self.tile_titles,
                 self._diff_of,
                 aggregation=self.aggregation,

@@ -139,16 +139,21 @@ function pixel([r, g, b]) {
 	return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0;
 }
 
-/** Paints point `i` as a `size` × `size` square of `colour` into `px32` (W × H). */
-function putter(px32, W, H, points, g, scale) {
+/**
+ * Paints point `i` as a `size` × `size` square of `colour` into `px32` (W × H);
+ * with `rects` (image rects {x, y, w, h}), only a point whose square meets one.
+ */
+function putter(px32, W, H, points, g, scale, rects = null) {
 	const size = Math.max(2, Math.round(2 * scale));
 	const sx = (g.w * scale) / X_MAX;
 	const sy = (g.h * scale) / Y_MAX;
 	const { x, y } = points;
 	const half = size / 2;
+	const meets = (px, py) => rects.some((r) => px + size > r.x && px < r.x + r.w && py + size > r.y && py < r.y + r.h);
 	return (i, colour) => {
 		const px = Math.max(0, Math.min(Math.round(x[i] * sx - half), W - size));
 		const py = Math.max(0, Math.min(Math.round((Y_MAX - y[i]) * sy - half), H - size));
+		if (rects && !meets(px, py)) return;
 		for (let r = 0; r < size; r++) {
 			const o = (py + r) * W + px;
 			px32.fill(colour, o, o + size);
@@ -173,12 +178,15 @@ export function paintBase(image, points, g, scale, { faded = false, dark = false
 	return n;
 }
 
-/** The points of `mask` in full colour over what `image` holds. Returns how many. */
-export function paintSelected(image, points, g, scale, mask) {
+/**
+ * The points of `mask` in full colour over what `image` holds (with `rects`, only
+ * those meeting one of these image rects). Returns how many are in `mask`.
+ */
+export function paintSelected(image, points, g, scale, mask, rects = null) {
 	const { data, width: W, height: H } = image;
 	const px32 = new Uint32Array(data.buffer, data.byteOffset, W * H);
 	const colours = BINS.map(pixel);
-	const put = putter(px32, W, H, points, g, scale);
+	const put = putter(px32, W, H, points, g, scale, rects);
 	const { n, right } = points;
 	let k = 0;
 	for (let i = 0; i < n; i++) {

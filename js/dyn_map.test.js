@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BINS, binOf, boxSelect, decodePoints, geometry, nearest, paintPoints, X_MAX } from "./dyn_map.js";
+import { BINS, binOf, boxSelect, decodePoints, geometry, nearest, paintPoints, paintSelected, X_MAX } from "./dyn_map.js";
 
 /** The `_points` bytes Python sends for these points. */
 function encode(x, y, right) {
@@ -78,6 +78,15 @@ describe("paintPoints", () => {
 		const faded = at(img, 80, 50);
 		expect(faded).not.toEqual(BINS[0]);
 		expect(faded[1]).toBeGreaterThan(BINS[0][1]); // toward white
+	});
+	it("paints only the selected points that meet the given rects", () => {
+		const g = geometry(154, 146);
+		const img = image(g.w, g.h);
+		const p = decodePoints(encode([0.1, 0.4], [0.5, 0.5], [0, 0]), 2);
+		const both = Uint8Array.from([1, 1]);
+		expect(paintSelected(img, p, g, 1, both, [{ x: 70, y: 40, w: 20, h: 20 }])).toBe(2);
+		expect(at(img, 80, 50)).toEqual(BINS[0]); // inside the rect: painted
+		expect(at(img, 20, 50)).toEqual([0, 0, 0]); // outside: left as it was
 	});
 	it("bins shares right into five colours", () => {
 		expect([0, 50, 51, 128, 203, 204, 255].map(binOf)).toEqual([0, 0, 1, 2, 3, 4, 4]);

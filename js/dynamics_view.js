@@ -123,6 +123,7 @@ function render({ model, el }) {
 	let brush = null; // {x0, y0, x1, y1} CSS px while dragging
 	let painted = false;
 	let layers = null; // {dark, plain, faded}: the map without and under a selection
+	let shownBox = null; // the brush (CSS px) the canvas shows, after a brush step
 	let ink = "#333";
 
 	function size() {
@@ -220,6 +221,7 @@ function render({ model, el }) {
 	/** The map, the points of `mask` (`selected` of them) over the faded layer when `faded`. */
 	function draw(selected, faded = selected > 0) {
 		if (!ctx || !image) return;
+		shownBox = null;
 		image.data.set(base(faded));
 		if (selected > 0) paintSelected(image, points, g, scale, mask);
 		ctx.clearRect(0, 0, canvas.width, canvas.height);
@@ -256,9 +258,60 @@ function render({ model, el }) {
 		mark(t0);
 		const box = { x0: g.vx(brush.x0), x1: g.vx(brush.x1), y0: g.cy(brush.y0), y1: g.cy(brush.y1) };
 		const inside = boxMask(points, box, mask);
-		draw(inside, true); // an empty box still fades the map
+		if (shownBox) drawBrushStep(inside, shownBox, brush);
+		else draw(inside, true); // the first step: the whole map faded (an empty box still fades it)
+		shownBox = { ...brush };
 		measure("cw:dyn-brush", t0);
 		return inside;
+	}
+
+	/** CSS rect {x0, y0, x1, y1} (any corner order) → a rect of `image` (device px), grown by a point's size. */
+	function imageRect(b) {
+		const pad = Math.max(2, Math.round(2 * scale)) + 2;
+		const x0 = Math.max(0, Math.floor((Math.min(b.x0, b.x1) - g.x0) * scale) - pad);
+		const y0 = Math.max(0, Math.floor((Math.min(b.y0, b.y1) - g.y0) * scale) - pad);
+		const x1 = Math.min(image.width, Math.ceil((Math.max(b.x0, b.x1) - g.x0) * scale) + pad);
+		const y1 = Math.min(image.height, Math.ceil((Math.max(b.y0, b.y1) - g.y0) * scale) + pad);
+		return { x: x0, y: y0, w: Math.max(0, x1 - x0), h: Math.max(0, y1 - y0) };
+	}
+
+	/**
+	 * A brush step after the first. The box keeps its anchor (the press) and only
+	 * its moving corner goes from `from` to `to`, so what changes lies in two strips:
+	 * between the old and new moving x (across the boxes' height) and between the
+	 * old and new moving y (across their width). There the faded layer is restored,
+	 * the selected points painted, the pixels put and the lines and box redrawn:
+	 * the cost follows the pointer's move, not the map or the box.
+	 */
+	function drawBrushStep(selected, from, to) {
+		const xs = [from.x0, from.x1, to.x1];
+		const ys = [from.y0, from.y1, to.y1];
+		const strips = [
+			imageRect({ x0: from.x1, x1: to.x1, y0: Math.min(...ys), y1: Math.max(...ys) }),
+			imageRect({ x0: Math.min(...xs), x1: Math.max(...xs), y0: from.y1, y1: to.y1 }),
+		];
+		const faded = base(true);
+		const rowBytes = image.width * 4;
+		for (const { x, y, w, h } of strips) {
+			for (let r = y; r < y + h; r++) {
+				const at = r * rowBytes + x * 4;
+				image.data.set(faded.subarray(at, at + w * 4), at);
+			}
+		}
+		if (selected > 0) paintSelected(image, points, g, scale, mask, strips); // the others are painted
+		const ox = Math.round(g.x0 * scale);
+		const oy = Math.round(g.y0 * scale);
+		ctx.save();
+		ctx.setTransform(1, 0, 0, 1, 0, 0);
+		ctx.beginPath();
+		for (const { x, y, w, h } of strips) {
+			ctx.putImageData(image, ox, oy, x, y, w, h);
+			ctx.rect(ox + x, oy + y, w, h);
+		}
+		ctx.clip();
+		axes();
+		ctx.restore();
+		canvas.dataset.selected = String(selected);
 	}
 
 	canvas.addEventListener(

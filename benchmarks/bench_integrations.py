@@ -42,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import table
+from bench_recorder import _tiny_cnn  # the same tiny CNN as the recorder's benchmark
 
 K, BATCH, REPEAT, PAIRS = 10, 64, 4, 5
 
@@ -52,21 +53,6 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     x, y = load_digits(return_X_y=True)
     x = np.tile((x / 16.0).astype(np.float32), (REPEAT, 1)).reshape(-1, 1, 8, 8)
     return x, np.tile(y, REPEAT).astype(np.int64)
-
-
-def _tiny_cnn():
-    import torch
-
-    torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.Conv2d(16, 32, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(32, K),
-    )
 
 
 def _pairs(without, with_) -> tuple[float, float]:
@@ -108,7 +94,7 @@ def bench_lightning(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     class Module(pl.LightningModule):
         def __init__(self) -> None:
             super().__init__()
-            self.net = _tiny_cnn()
+            self.net = _tiny_cnn(K)
 
         def validation_step(self, batch, batch_idx):
             xb, yb, ids = batch
@@ -157,7 +143,7 @@ def bench_transformers(x: np.ndarray, y: np.ndarray) -> tuple[float, float, floa
     class Model(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.net = _tiny_cnn()
+            self.net = _tiny_cnn(K)
 
         def forward(self, x, labels=None):
             logits = self.net(x)

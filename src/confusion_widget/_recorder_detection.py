@@ -17,6 +17,7 @@ import numpy as np
 from ._detection_input import EpochImages
 from ._recorder_buffer import class_names
 from ._recorder_images import source_by_id
+from ._recorder_lifetime import RecorderLifetime
 from ._store_codec import check_name, params_json
 from ._util import is_torch_tensor, json_id, to_numpy
 from .detection import DEFAULT_IOU, DEFAULT_SCORE, DetectionSource
@@ -25,7 +26,6 @@ from .sources import validate_sample_ids
 
 if TYPE_CHECKING:
     from .store import RunInfo, RunStore
-    from .widget import ConfusionWidget
 
 __all__ = ["TASKS", "DetectionRecorder", "RecorderTask"]
 
@@ -52,7 +52,7 @@ def _detached(d: Any, name: str) -> Any:
     return {k: v.detach() if is_torch_tensor(v) else np.array(v, copy=True) for k, v in d.items()}
 
 
-class DetectionRecorder:
+class DetectionRecorder(RecorderLifetime):
     """Record a detection model's outputs batch by batch, one epoch at a time.
 
     Make it with ``ConfusionRecorder(labels, task="detection", ...)``.
@@ -293,37 +293,11 @@ class DetectionRecorder:
         before the first ``end_epoch``)."""
         return self._source
 
-    def wait_for_first_epoch(self, timeout: float | None = None) -> bool:
-        """Block until the first epoch is recorded; ``False`` on timeout."""
-        return self.n_epochs > 0 or self._first_epoch.wait(timeout)
-
     def as_source(self) -> DetectionSource:
         """The live detection source (raises ``RuntimeError`` before the first epoch)."""
         if self._source is None:
             raise RuntimeError("no epoch recorded yet: call end_epoch() first, or rec.widget(wait=seconds).")
         return self._source
-
-    def widget(self, wait: float | None = None, **options: Any) -> ConfusionWidget:
-        """A widget that follows the run (new epochs appear as they are recorded),
-        with score and IoU sliders starting at the recorder's thresholds."""
-        from .widget import ConfusionWidget
-
-        if wait is not None and not self.wait_for_first_epoch(wait):
-            raise TimeoutError(f"no epoch was recorded within {wait} s.")
-        return ConfusionWidget(self, **options)
-
-    def close(self) -> None:
-        """Stop recording; close the run log if the recorder opened it (idempotent)."""
-        self._closed = True
-        if self._owns_store and self._store is not None:
-            self._store.close()
-        self._store = None
-
-    def __enter__(self) -> DetectionRecorder:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"DetectionRecorder(run={self._name!r}, epochs={self.n_epochs}, classes={len(self.labels)})"

@@ -30,6 +30,7 @@ from ._recorder_buffer import (
 )
 from ._recorder_detection import RecorderTask
 from ._recorder_images import CapturedImages, encode_new, source_by_id
+from ._recorder_lifetime import RecorderLifetime
 from ._store_codec import check_name, params_json
 from ._util import is_torch_tensor, json_id, to_numpy
 from .counts import Coo
@@ -39,14 +40,14 @@ from .runs import Run
 from .store import RunExistsError, RunInfo, RunStore, RunStoreError
 
 if TYPE_CHECKING:
-    from .widget import ConfusionWidget
+    pass
 
 __all__ = ["ConfusionRecorder"]
 
 _IF_EXISTS = ("error", "resume", "overwrite")
 
 
-class ConfusionRecorder(metaclass=RecorderTask):
+class ConfusionRecorder(RecorderLifetime, metaclass=RecorderTask):
     """Record predictions batch by batch, one epoch at a time, for a live widget and
     an optional run log on disk.
 
@@ -435,11 +436,6 @@ class ConfusionRecorder(metaclass=RecorderTask):
         """The run's name (in the log, and as a tile title)."""
         return self._name
 
-    def wait_for_first_epoch(self, timeout: float | None = None) -> bool:
-        """Block until the first epoch is recorded (e.g. by a training thread).
-        Returns ``False`` on timeout."""
-        return self.n_epochs > 0 or self._first_epoch.wait(timeout)
-
     def as_source(self) -> Run:
         """The cell source for :class:`~confusion_widget.ConfusionWidget`: the live run.
 
@@ -454,43 +450,6 @@ class ConfusionRecorder(metaclass=RecorderTask):
                 "to wait for a training thread's first epoch."
             )
         return self._run
-
-    def widget(self, wait: float | None = None, **options: Any) -> ConfusionWidget:
-        """A :class:`~confusion_widget.ConfusionWidget` that follows the run: it
-        updates after every ``end_epoch`` (also from a background thread), and its
-        slider follows the newest epoch unless the user moved it.
-
-        Parameters
-        ----------
-        wait
-            Seconds to wait for the first epoch when none is recorded yet (training
-            in a background thread). ``None``: do not wait; raise ``RuntimeError``
-            if there is no epoch.
-        **options
-            Widget options (``aggregation``, ``colormap``, …).
-        """
-        from .widget import ConfusionWidget
-
-        if wait is not None and not self.wait_for_first_epoch(wait):
-            raise TimeoutError(f"no epoch was recorded within {wait} s.")
-        return ConfusionWidget(self, **options)
-
-    def close(self) -> None:
-        """Stop recording: close the run log if the recorder opened it (idempotent).
-
-        The run stays in memory for widgets; ``update`` and ``end_epoch`` raise
-        ``ValueError`` from now on.
-        """
-        self._closed = True
-        if self._owns_store and self._store is not None:
-            self._store.close()
-        self._store = None
-
-    def __enter__(self) -> ConfusionRecorder:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         where = f", store={str(self._store.path)!r}" if self._store is not None else ""

@@ -788,3 +788,16 @@ def test_the_recorder_records_p_true_and_the_margin_as_from_predictions(lib, tmp
     expected = ref.dynamics().take(order)
     for column in ("confidence", "variability", "aum", "forgetting_events", "first_learned"):
         np.testing.assert_allclose(logged[column], expected[column], rtol=1e-5, atol=1e-6)
+
+
+def test_sample_index_finds_ids_of_every_kind():
+    from confusion_widget._recorder_buffer import SampleIndex
+
+    ints = SampleIndex(np.array([30, 10, 20], np.int64))
+    assert ints.positions(np.array([20, 30, 99, 10])).tolist() == [2, 0, -1, 1]
+    assert ints.positions(np.array(["10"])).tolist() == [-1]  # a string is not the int
+    assert ints.positions(np.array([10, "x"], object)).tolist() == [1, -1]
+    strs = SampleIndex(np.array(["b", "a", "c"], object))  # a run's string ids
+    assert strs.positions(np.array(["c", "a", "zz", "b"])).tolist() == [2, 1, -1, 0]
+    assert strs.positions(np.array([1, 2])).tolist() == [-1, -1]
+    assert strs.positions(np.array([], "<U1")).tolist() == []

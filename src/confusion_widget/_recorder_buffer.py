@@ -1,78 +1,19 @@
 """What :class:`~confusion_widget.ConfusionRecorder` does per batch and at the end
-of an epoch, apart from the run and the log: reduce a batch's scores on their device,
-hold the results until ``end_epoch``, copy them to the host once, and align an
-epoch to the run's sample order."""
+of an epoch, apart from the run and the log: hold a batch's results until
+``end_epoch`` (scores reduced on their device by :mod:`._score_block`), copy them to
+the host once, and align an epoch to the run's sample order."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ._score_block import ScoreBlocks, torch_module
 from ._store_codec import label_names
 from ._util import is_torch_tensor, to_numpy
 from .matrix import check_class_ids, score_signals, validate_labels
-
-_NEG_INF = float("-inf")
-
-
-def torch_module() -> Any:
-    """torch if the user's program imported it (a numpy user never pays for it)."""
-    return sys.modules.get("torch")
-
-
-def reduce_scores(x: Any, target: Any) -> tuple[Any, ...]:
-    """``(B, K)`` scores and ``(B,)`` targets → per row (class, max score, softmax
-    denominator, row sum, true class' score, largest other score) and the batch's
-    minimum score, computed where ``x`` lives.
-
-    Whether the scores are probabilities or logits is decided per *epoch* at
-    ``end_epoch`` (as :func:`~confusion_widget.matrix.score_signals` does for a
-    whole array) from the row sums and the minimum, so nothing here needs a value on
-    the host. The softmax of the winner is ``1 / sum(exp(s - s_max))``, of the true
-    class ``exp(s_true - s_max) / sum(exp(s - s_max))``. Targets are validated at
-    ``end_epoch``; here they are clamped into range, so a bad one cannot fault a GPU.
-    """
-    k = x.shape[1]
-    if is_torch_tensor(x):
-        torch = torch_module()
-        x = x.detach()
-        if not torch.is_floating_point(x) or x.dtype in (torch.float16, torch.bfloat16):
-            x = x.float()  # half precision would round the softmax sums
-        t = (
-            target.detach().long()
-            if is_torch_tensor(target)
-            else torch.as_tensor(target, device=x.device).long()
-        )
-        if t.device != x.device:  # targets elsewhere than the outputs: the user's own copy
-            t = t.to(x.device)
-        t = t.clamp(0, k - 1).view(-1, 1)
-        # Every per-row result stays (B, 1) (keepdim): no indexing, which costs more
-        # than the arithmetic at B = 256; the chunks are flattened at end_epoch.
-        top, pred = x.max(dim=1, keepdim=True)  # first maximal index on ties, as numpy's argmax
-        # One buffer, s = x - top, serves all the rest: the true class' score, then
-        # (its own entry masked) the largest other score, then (exponentiated) the
-        # softmax denominator without the true class.
-        s = x - top
-        true = s.gather(1, t)
-        other = s.scatter_(1, t, _NEG_INF).amax(dim=1, keepdim=True)
-        denom = s.exp_().sum(dim=1, keepdim=True) + true.exp()
-        return pred, top, denom, x.sum(dim=1, keepdim=True), top + true, top + other, x.amin()
-    x = np.asarray(x)
-    if x.dtype.kind not in "f" or x.dtype == np.float16:
-        x = x.astype(np.float32)
-    t = np.clip(to_numpy(target, "targets").astype(np.int64), 0, k - 1)
-    rows = np.arange(len(x))
-    pred = x.argmax(axis=1)
-    top = x[rows, pred]
-    s = x - top[:, None]
-    true = s[rows, t]
-    s[rows, t] = -np.inf
-    other = s.max(axis=1)
-    np.exp(s, out=s)
-    return pred, top, s.sum(axis=1) + np.exp(true), x.sum(axis=1), top + true, top + other, x.min()
 
 
 def keep(x: Any) -> Any:
@@ -95,13 +36,8 @@ class EpochBuffer:
     """What ``update`` collected since the last ``end_epoch`` (device or host arrays)."""
 
     kind: str | None = None  # "scores", "binary" or "ids": fixed by the epoch's first batch
-    pred: list[Any] = field(default_factory=list)
-    top: list[Any] = field(default_factory=list)
-    denom: list[Any] = field(default_factory=list)
-    row_sum: list[Any] = field(default_factory=list)
-    true: list[Any] = field(default_factory=list)
-    other: list[Any] = field(default_factory=list)
-    batch_min: list[Any] = field(default_factory=list)
+    pred: list[Any] = field(default_factory=list)  # binary scores or class ids, per batch
+    scores: ScoreBlocks = field(default_factory=ScoreBlocks)  # (B, K) scores, reduced
     target: list[Any] = field(default_factory=list)
     ids: list[Any] = field(default_factory=list)
     running: int = 0  # next running index when no sample ids are given
@@ -109,24 +45,19 @@ class EpochBuffer:
     given_ids: bool = False
 
     def __len__(self) -> int:
-        return len(self.pred)
+        """The number of batches."""
+        return len(self.target)
 
     def add(self, kind: str, outputs: Any, targets: Any, ids: Any) -> None:
         """One batch: ``(B, K)`` scores (``kind="scores"``), ``(B, 1)`` binary scores
         (kept as they are until ``end_epoch``) or ``(B,)`` class ids."""
-        if kind == "binary":
-            pred = keep(outputs)[:, 0]
-        elif kind == "scores":
-            pred, *reduced = reduce_scores(outputs, targets)
-            for chunks, x in zip(
-                (self.top, self.denom, self.row_sum, self.true, self.other, self.batch_min), reduced
-            ):
-                chunks.append(x)
+        target = keep(targets)
+        if kind == "scores":
+            self.scores.add(outputs, target)
         else:
-            pred = keep(outputs)
+            self.pred.append(keep(outputs)[:, 0] if kind == "binary" else keep(outputs))
         self.kind = kind
-        self.pred.append(pred)
-        self.target.append(keep(targets))
+        self.target.append(target)
         self.ids.append(keep(ids))
 
     def arrays(self, n_classes: int) -> tuple[Any, ...]:
@@ -135,22 +66,26 @@ class EpochBuffer:
 
         Raises ``ValueError`` for NaN or inf scores.
         """
-        y_pred = to_host(self.pred, "outputs")
         y_true = to_host(self.target, "targets")
         ids = np.concatenate(
             [to_numpy(c, "sample_ids") if is_torch_tensor(c) else np.asarray(c) for c in self.ids]
         )
-        if self.kind == "ids":
-            return y_true, y_pred, np.full(len(y_pred), np.nan, np.float32), ids, None, None
-        if self.kind == "binary":  # the rule of score_signals, over the whole epoch
+        if self.kind != "scores":
+            y_pred = to_host(self.pred, "outputs")
+            if self.kind == "ids":
+                return y_true, y_pred, np.full(len(y_pred), np.nan, np.float32), ids, None, None
+            # binary: the rule of score_signals, over the whole epoch
             truth = check_class_ids(y_true, n_classes, "targets")
             y_pred, conf, p_true, margin = score_signals(y_pred[:, None], truth, "outputs")
             return y_true, y_pred, conf, ids, p_true, margin
-        top, denom, row_sum, true, other = (
-            to_host(c, "outputs").astype(np.float64)
-            for c in (self.top, self.denom, self.row_sum, self.true, self.other)
+        self.scores.flush()
+        reduced = self.scores.reduced
+        y_pred = to_host(reduced["pred"], "outputs")
+        top, true, denom, row_sum, other = (
+            to_host(reduced[name], "outputs").astype(np.float64)
+            for name in ("top", "true", "denom", "row_sum", "other")
         )
-        low = float(to_host(self.batch_min, "outputs").min())
+        low = float(to_host(self.scores.low, "outputs").min())
         bad = ~np.isfinite(row_sum)  # any NaN/inf in a row makes its sum non-finite
         if bad.any():
             raise ValueError(
@@ -234,26 +169,45 @@ def gather(arrays: tuple[Any, ...], ids: np.ndarray, thumbs: dict[Any, Any]) -> 
     return tuple(joined(i) for i in range(len(arrays))), ids[keep], merged
 
 
-def align(
-    pos_of: dict[Any, int], run_ids: np.ndarray, ids: np.ndarray, *arrays: np.ndarray
-) -> tuple[np.ndarray, ...]:
+class SampleIndex:
+    """The positions of a run's sample ids, looked up for a whole epoch at once with a
+    sorted copy and one binary search (a dict lookup per sample took most of
+    ``end_epoch`` at 256,000 samples). A run's ids are int64 or strings."""
+
+    def __init__(self, run_ids: np.ndarray) -> None:
+        self.ids = run_ids
+        self._keys = run_ids if run_ids.dtype.kind in "iu" else run_ids.astype(str)
+        self._order = np.argsort(self._keys, kind="stable")
+        self._sorted = self._keys[self._order]
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Each id's position in the run, ``-1`` for ids the run does not have."""
+        numeric = self._keys.dtype.kind in "iu"
+        if ids.dtype.kind not in ("iu" if numeric else "U"):  # other types: one by one
+            pos_of = {v: i for i, v in enumerate(self.ids.tolist())}
+            return np.fromiter((pos_of.get(v, -1) for v in ids.tolist()), np.int64, len(ids))
+        if not len(ids):
+            return np.empty(0, np.int64)
+        at = np.minimum(np.searchsorted(self._sorted, ids), len(self._sorted) - 1)
+        return np.where(self._sorted[at] == ids, self._order[at], -1)
+
+
+def align(index: SampleIndex, ids: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """Reorder an epoch's arrays (in the order of ``ids``) into the run's sample
-    order (``run_ids``, with ``pos_of`` mapping id → position)."""
-    n = len(pos_of)
-    keys = ids.tolist()
-    unknown = [k for k in keys if k not in pos_of]
-    if unknown:
+    order (``index.ids``)."""
+    n = len(index.ids)
+    pos = index.positions(ids)
+    if (pos < 0).any():
         raise ValueError(
-            f"sample ids {unknown[:5]} were not in the run's first epoch; every epoch "
-            "must evaluate the same samples."
+            f"sample ids {ids[pos < 0][:5].tolist()} were not in the run's first epoch; "
+            "every epoch must evaluate the same samples."
         )
-    pos = np.fromiter((pos_of[k] for k in keys), dtype=np.int64, count=len(keys))
     seen = np.bincount(pos, minlength=n)
     if (seen > 1).any():
-        dup = [keys[i] for i in np.flatnonzero(seen[pos] > 1)[:5]]
+        dup = ids[np.flatnonzero(seen[pos] > 1)[:5]].tolist()
         raise ValueError(f"sample ids {dup} appear more than once in this epoch.")
     if len(pos) != n:
-        missing = run_ids[seen == 0][:5].tolist()
+        missing = index.ids[seen == 0][:5].tolist()
         raise ValueError(
             f"this epoch has {len(pos)} of the run's {n} samples (missing e.g. "
             f"{missing}); every epoch must evaluate the same samples."

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._recorder_buffer import torch_module
+from ._score_block import torch_module
 from ._util import is_torch_tensor, json_id
 from .images import Encoded, ImageProvider, ImageSource
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ._recorder_buffer import (
     EpochBuffer,
+    SampleIndex,
     align,
     batch_kind,
     check_batch_ids,
@@ -153,7 +154,7 @@ class ConfusionRecorder(RecorderLifetime, metaclass=RecorderTask):
         self._name = run if run is not None else datetime.now().strftime("run-%Y%m%d-%H%M%S")
         self._buf = EpochBuffer()
         self._run: Run | None = None
-        self._pos_of: dict[Any, int] = {}  # sample id -> position, from the first epoch
+        self._index = SampleIndex(np.empty(0, np.int64))  # the run's sample ids (first epoch)
         self._thumbs: dict[Any, Encoded] = {}  # captured via update(images=), by id
         self._unsaved_thumbs: dict[Any, Encoded] = {}  # … and not yet in the log
         self._image_source: ImageSource | None = None  # images= given once, by id
@@ -337,9 +338,7 @@ class ConfusionRecorder(RecorderLifetime, metaclass=RecorderTask):
                 source = self._images_source(ids)
         else:
             signals = [v for v in (p_true, margin) if v is not None]
-            y_true, y_pred, conf, *signals = align(
-                self._pos_of, run.sample_ids(), ids, y_true, y_pred, conf, *signals
-            )
+            y_true, y_pred, conf, *signals = align(self._index, ids, y_true, y_pred, conf, *signals)
             if p_true is not None:
                 p_true, margin = signals
             ids = run.sample_ids()
@@ -408,7 +407,7 @@ class ConfusionRecorder(RecorderLifetime, metaclass=RecorderTask):
     def _adopt(self, run: Run) -> None:
         """Make ``run`` (new, or resumed from the log) the recorder's run."""
         ids = run.sample_ids()
-        self._pos_of = {v: i for i, v in enumerate(ids.tolist())}
+        self._index = SampleIndex(ids)
         if self._images_in is not None:
             if self._image_source is None:
                 self._image_source = self._images_source(ids)

@@ -37,6 +37,35 @@ describe("metrics table", () => {
 		lifetime.abort();
 	});
 
+	it("is shown for a source with metrics before any row arrives", () => {
+		const model = createFakeModel({ _has_metrics: true });
+		const metrics = createMetrics(model, { signal: lifetime.signal });
+		expect(metrics.el.hidden).toBe(false);
+		model.set("_has_metrics", false);
+		expect(metrics.el.hidden).toBe(true);
+		lifetime.abort();
+	});
+
+	it("asks the kernel for rows while any view's table is open", () => {
+		const model = createFakeModel({ _has_metrics: true });
+		const other = new AbortController();
+		const a = createMetrics(model, { signal: lifetime.signal });
+		const b = createMetrics(model, { signal: other.signal });
+		expect(model.get("_metrics_open")).toBe(false);
+		open(a);
+		expect(model.get("_metrics_open")).toBe(true);
+		expect(model.saves).toBe(1);
+		open(b);
+		a.el.open = false;
+		a.el.dispatchEvent(new Event("toggle"));
+		expect(model.get("_metrics_open")).toBe(true); // b is still open
+		expect(model.saves).toBe(1);
+		other.abort(); // b's view is removed
+		expect(model.get("_metrics_open")).toBe(false);
+		expect(model.saves).toBe(2);
+		lifetime.abort();
+	});
+
 	it("builds rows only when open, as text and percentages", () => {
 		const model = createFakeModel({ _metrics: ROWS });
 		const metrics = createMetrics(model, { signal: lifetime.signal });

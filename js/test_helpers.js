@@ -23,6 +23,8 @@ const DEFAULTS = {
 	_diff_of: [null],
 	_tile_epochs: [],
 	_metrics: [],
+	_has_metrics: false,
+	_metrics_open: false,
 	threshold: null,
 	_has_samples: true,
 };

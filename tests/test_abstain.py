@@ -35,6 +35,7 @@ def test_by_hand() -> None:
     assert w._coverage == [[4 / 6], [1.0]]
     w.epoch, w.selected = 0, (0, 3)
     assert w.selected_samples == [1]
+    w._metrics_open = True  # as when the frontend's table opens
     rows = w._metrics
     assert [r["label"] for r in rows] == LABELS  # no (abstain) row
     assert rows[1]["recall"] == 0.0 and rows[0]["precision"] == 0.5 and rows[2]["precision"] == 1.0

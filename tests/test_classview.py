@@ -204,6 +204,7 @@ def test_grouped_metrics_follow_the_displayed_counts(predictions):
     y, pred, _ = predictions
     w = ConfusionWidget.from_predictions(y, list(pred), labels=LABELS, classes=["car"])
     m = w.matrix
+    w._metrics_open = True
     rows = {r["label"]: r for r in w._metrics}
     assert list(rows) == ["car", "(other)"]
     assert rows["(other)"]["support"] == m[1].sum() == np.sum(y != 3)

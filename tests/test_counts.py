@@ -100,6 +100,7 @@ def test_widget_of_many_classes_sends_the_counts_sparse():
     assert sum(len(p) for p in packs) < 20 * 4000  # bytes grow with the non-zero cells, not K²
     # accuracy, metrics and a cell's samples as with dense counts
     assert w._accuracy[1][0] == pytest.approx(np.mean(y == preds[1]))
+    w._metrics_open = True
     rows = {r["label"]: r for r in w._metrics}
     c = int(y[0])
     assert rows[str(c)]["support"] == int((y == c).sum())
@@ -190,7 +191,12 @@ def test_no_message_over_2_mib_at_10000_classes_with_long_names(monkeypatch):
     preds = [(y + rng.integers(0, 2, n)) % k, (y + rng.integers(-1, 2, n)) % k]
     names = [f"n{i:08d} a rather long class name, as in ImageNet-21k" for i in range(k)]  # 50 chars
     w = ConfusionWidget.from_predictions(y, preds, labels=names, epoch=0)
-    w.epoch = 1  # the metrics follow
-    assert len(_Recorded.sizes) >= 3  # the comm's opening, the metrics, the epoch's metrics
+    opening = len(_Recorded.sizes)
+    w.epoch = 1  # no table open: no metrics follow
+    assert sum(_Recorded.sizes[opening:]) < 1000
+    w._metrics_open = True  # a table opens: the rows come in a message of their own
+    w.epoch = 0  # and follow the epoch
+    assert len(_Recorded.sizes) >= opening + 2
     assert max(_Recorded.sizes) < 2 * 2**20, [s / 2**20 for s in _Recorded.sizes]
-    assert sum(_Recorded.sizes) > 2 * 2**20  # all at once would not have fitted
+    # the widget's opening and the rows together would not have fitted in one message
+    assert max(_Recorded.sizes[:opening]) + _Recorded.sizes[-1] > 2 * 2**20

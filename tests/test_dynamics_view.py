@@ -104,6 +104,7 @@ def test_filter_samples_counts_exactly_those_samples_and_back(widget):
     np.testing.assert_array_equal(widget.matrix, _brute(y, logits[-1], picked))
     widget.epoch = 1
     np.testing.assert_array_equal(widget.matrix, _brute(y, logits[1], picked))
+    widget._metrics_open = True
     assert sum(r["support"] for r in widget._metrics) == len(picked)
     assert widget.sample_filter == [p * 3 + 7 for p in picked]
     assert widget.source.n_samples == N  # the full run stays the source

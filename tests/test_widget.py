@@ -341,16 +341,24 @@ def test_esm_is_text_not_path():
     assert isinstance(ConfusionWidget._esm, str)
 
 
-def test_metrics_follow_the_epoch():
-    w, yt, logits = make_run_widget()
-    assert [m["label"] for m in w._metrics] == w.labels
+def test_metrics_follow_the_epoch_while_a_table_is_open():
     from sklearn.metrics import recall_score
 
+    w, yt, logits = make_run_widget()
+    assert w._has_metrics and w._metrics == []  # no table open: no rows sent
+    w._metrics_open = True  # as the frontend sets it when a table opens
+    assert [m["label"] for m in w._metrics] == w.labels
     for e in (0, 2):
         w.epoch = e
         expected = recall_score(yt, logits[e].argmax(1), average=None)
         np.testing.assert_allclose([m["recall"] for m in w._metrics], expected, atol=1e-6)  # 6 decimals
-    assert ConfusionWidget(np.eye(2, dtype=int))._metrics == []
+    w._metrics_open = False
+    assert w._metrics == []
+    w.epoch = 1  # closed: no rows (test_counts checks no message carries them)
+    assert w._metrics == []
+    bare = ConfusionWidget(np.eye(2, dtype=int))
+    bare._metrics_open = True
+    assert bare._metrics == []
 
 
 def test_threshold_trait_rethresholds_multilabel_scores():
@@ -362,7 +370,8 @@ def test_threshold_trait_rethresholds_multilabel_scores():
     w.threshold = 0.8
     expected = ConfusionWidget.from_multilabel(y, scores, threshold=0.8)
     np.testing.assert_array_equal(w.matrix, expected.matrix)
-    assert w._metrics == expected._metrics
+    w._metrics_open = expected._metrics_open = True
+    assert w._metrics == expected._metrics and w._metrics
     with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
         w.threshold = 1.5
     binary = ConfusionWidget.from_multilabel(y, y)

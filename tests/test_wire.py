@@ -89,6 +89,7 @@ def test_every_reply_of_every_source_has_its_declared_shape(kind):
                     for entry in image.get("history", []):
                         check_shape(entry, HistoryEntry)
     assert seen_sample == (kind != "matrix")
+    w._metrics_open = True
     for row in w._metrics:
         assert {"label", "precision", "recall", "f1", "support"} <= set(row)
 

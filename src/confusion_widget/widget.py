@@ -200,7 +200,11 @@ class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, Class
     _diff_of: t.List[Any] = t.List().tag(sync=True)  # [T] [a, b] | None
     _tile_epochs: t.List[Any] = t.List().tag(sync=True)  # [E][T] int
     _has_samples = t.Bool(False).tag(sync=True)
-    _metrics: t.List[Any] = t.List().tag(sync=True)  # [MetricRow]
+    _metrics: t.List[Any] = t.List().tag(sync=True)  # [MetricRow], while a table is open
+    _has_metrics = t.Bool(False).tag(sync=True)  # the shown source has per-class figures
+    # A frontend's per-class table is open: only then do the rows follow the epoch (at
+    # 10,000 classes they are 0.9 MB a step, most of the traffic of a scrub).
+    _metrics_open = t.Bool(False).tag(sync=True)
     _coverage: t.List[Any] = t.List().tag(sync=True)  # [E][T] float | None while abstaining, else []
     _can_abstain = t.Bool(False).tag(sync=True)  # confidence_threshold applies (the UI's toggle)
     _revision = t.Int(0).tag(sync=True)  # bumped when the source's data changes
@@ -356,7 +360,7 @@ class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, Class
             )
         return v
 
-    @t.observe("epoch")
+    @t.observe("epoch", "_metrics_open")
     def _on_epoch(self, change: Any) -> None:
         # The frontend fetches the counts it lacks; only the metrics follow the epoch.
         if not self._syncing:  # _on_source_changed sends them itself
@@ -370,7 +374,10 @@ class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, Class
 
     # -- source → traits ------------------------------------------------------------
     def _metrics_at(self, epoch: int) -> list[Any]:
-        return list(self._shown.metrics(epoch)) if isinstance(self._shown, HasMetrics) else []
+        """The per-class rows at ``epoch`` while a frontend shows them, else none."""
+        if not (self._metrics_open and isinstance(self._shown, HasMetrics)):
+            return []
+        return list(self._shown.metrics(epoch))
 
     def _source_state(self, epoch: int, revision: int = 0) -> dict[str, Any]:
         """Every trait that mirrors the source, with the counts around ``epoch``."""
@@ -390,6 +397,7 @@ class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, Class
             "_diff_of": diff_of,
             "_tile_epochs": tile_epochs,
             "_has_samples": src.has_samples,
+            "_has_metrics": isinstance(src, HasMetrics),
             "_accuracy": wire.accuracy_table(mats, diff_of),
             "threshold": src.threshold if isinstance(src, Thresholded) else None,
             "_revision": revision,

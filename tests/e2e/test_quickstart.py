@@ -117,6 +117,29 @@ def test_controls_sync_both_ways(lab_page, lab_server, lab_events):
     if steps:
         print(f"cw:epoch-step median {sorted(steps)[len(steps) // 2]:.1f} ms over {len(steps)} steps")
 
+    # The per-class table is shown closed; its rows cross the wire only once it is
+    # opened (w._metrics_open), then follow the epoch, and stop when it is closed.
+    table = lab_page.locator("details.cw-metrics")
+    assert table.is_visible() and kernel_value(lab_page, "w._metrics") == []
+    table.locator("summary").click()
+    wait_for_python(lab_page, "w._metrics_open", True)
+    seen = []
+    for epoch in (3, 1):
+        kernel_eval(lab_page, f"w.epoch = {epoch}")
+        want = kernel_value(lab_page, "[round(100 * r['recall'], 1) for r in w._metrics]")
+        assert len(want) == 10
+        lab_page.wait_for_function(
+            """(want) => { const got = [...document.querySelectorAll('details.cw-metrics tbody tr')]
+                 .map((tr) => parseFloat(tr.cells[2].textContent.replace('<', '')));
+               return got.length === want.length && got.every((g, i) => Math.abs(g - want[i]) <= 0.51); }""",
+            arg=want,
+        )
+        seen.append(want)
+    assert seen[0] != seen[1]  # the rows did change with the epoch
+    table.locator("summary").click()
+    wait_for_python(lab_page, "w._metrics_open", False)
+    assert kernel_value(lab_page, "w._metrics") == []
+
     # Abstention from the toolbar: the checkbox turns it on (an "(abstain)" column
     # drawn, its slider shown) and off again.
     rows = int(canvas.get_attribute("data-rows"))

@@ -212,7 +212,7 @@ def test_only_small_results_reach_python(monkeypatch):
     sel = np.flatnonzero((i % 4 == 1) & ((i * 7 + i // 5) % 4 == 2))
     best = sorted(sel, key=lambda j: (-((j % 97) / 97.0), j))[:25]
     assert [s["id"] for s in reply["samples"]] == best
-    assert sizes == [16, 25]
+    assert sizes == [16, 64, 0, 25]  # the group-by, ids probed for repeats (none), a page
     assert len(w.source.sample_ids()) == 25  # only the samples shown have positions
 
 
@@ -314,6 +314,17 @@ def test_mixed_and_missing_class_values():
         frame_source(pl.DataFrame({"label": ["a", "b"], "pred": ["a", None]}))
     with pytest.raises(ValueError, match="y_true column 'label' holds Float64"):
         frame_source(pl.DataFrame({"label": [0.5, 1.0], "pred": [0, 1]}))
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_several_rows_of_a_sample_in_one_epoch_are_refused(engine):
+    with pytest.raises(
+        ValueError, match=r"sample id 1000 has 3 rows in the table.*name that column with epoch= or run="
+    ):
+        frame_source(ENGINES[engine](), confidence="conf", sample_id="sid")  # epoch= forgotten
+    twice = pd.concat([TABLE, TABLE[TABLE["epoch"] == 1].iloc[[5]]], ignore_index=True)
+    with pytest.raises(ValueError, match=r"sample id 1015 has 2 rows in epoch 1: .*run=$"):
+        frame_source(engines(twice)[engine](), sample_id="sid", epoch="epoch")
 
 
 def test_epoch_gaps():

@@ -147,9 +147,11 @@ def test_ten_million_rows(spark, monkeypatch):
         selected = w.selected_samples
     grown = mem.peak - mem.base
     print(f"\n10M rows in Spark: matrix {t_matrix:.1f} s; driver RSS grew {grown / 2**20:.0f} MiB")
-    # Only the group-by (E·K·K rows at most), one page and one cell crossed.
-    assert sizes[0] <= 2 * K * K and sizes[1] == 25 and sizes[2] == len(selected)
-    assert len(sizes) == 3
+    # Only the group-by (E·K·K rows at most), the ids probed for repeats (none), one
+    # page and one cell crossed.
+    assert sizes[0] <= 2 * K * K and sizes[1:3] == [64, 0]
+    assert sizes[3] == 25 and sizes[4] == len(selected)
+    assert len(sizes) == 5
     assert grown < 150 * 2**20  # collecting the table would take > 400 MiB
 
     for e in (0, 1):

@@ -97,6 +97,43 @@ def test_recorder_matches_from_detections_and_reopens_identically(tmp_path) -> N
     assert not blob[0].startswith(b"\x80")
 
 
+def test_a_resumed_run_continues_where_the_log_stopped(tmp_path) -> None:
+    gt, epochs = _scene(3)
+    ids = np.arange(500, 500 + len(gt))
+    path = tmp_path / "runs.db"
+    with ConfusionRecorder(LABELS, task="detection", store=path, run="det", iou=0.3) as rec:
+        _record(rec, gt, epochs[:2], ids, shuffle=1)
+    # A new process: same labels, other thresholds asked (the run's are kept).
+    rec = ConfusionRecorder(LABELS, task="detection", store=path, run="det", if_exists="resume", iou=0.9)
+    assert rec.n_epochs == 2 and rec.iou == 0.3
+    w = rec.widget()
+    assert w.n_epochs == 2 and w.iou_threshold == 0.3
+    last = _record(rec, gt, epochs[2:], ids, shuffle=7)
+    assert w.n_epochs == 3 and w.epoch == 2  # the live widget followed
+    fresh = detection_source(gt, epochs, labels=LABELS, iou=0.3, sample_ids=ids)
+    np.testing.assert_array_equal(rec.as_source().matrices(), fresh.matrices())
+    np.testing.assert_array_equal(last[0], fresh.matrices()[2, 0])
+    rec.close()
+    with RunStore(path, mode="r") as store:
+        np.testing.assert_array_equal(load_detection(store, "det").matrices(), fresh.matrices())
+
+    with pytest.raises(RunExistsError, match="if_exists='resume' to continue it"):
+        ConfusionRecorder(LABELS, task="detection", store=path, run="det")
+    with pytest.raises(ValueError, match=r"its labels are \['a', 'b', 'c'\], not \['a', 'b'\]"):
+        ConfusionRecorder(["a", "b"], task="detection", store=path, run="det", if_exists="resume")
+    with ConfusionRecorder(LABELS, store=path, run="clf") as clf:
+        clf.update(np.eye(3), [0, 1, 2])
+        clf.end_epoch()
+    with pytest.raises(ValueError, match=r"'clf'.*a classifier's run"):
+        ConfusionRecorder(LABELS, task="detection", store=path, run="clf", if_exists="resume")
+    # Other images than the run's: the epoch is refused, the log keeps its 3 epochs.
+    rec = ConfusionRecorder(LABELS, task="detection", store=path, run="det", if_exists="resume")
+    with pytest.raises(ValueError, match="unknown image ids"):
+        _record(rec, gt[:5], [epochs[0][:5]], np.arange(5))
+    rec.close()
+    assert ConfusionWidget.from_store(path, "det").n_epochs == 3
+
+
 def test_a_classifier_run_still_opens_as_a_run(tmp_path) -> None:
     path = tmp_path / "runs.db"
     with ConfusionRecorder(["x", "y"], store=path, run="clf") as rec:

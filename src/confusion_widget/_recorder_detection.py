@@ -71,11 +71,13 @@ class DetectionRecorder(RecorderLifetime):
     params
         Settings saved with the run (JSON-able values).
     if_exists
-        When ``run`` is already in the log: ``"error"`` (default) or
-        ``"overwrite"`` (resuming a detection run is not supported).
+        When ``run`` is already in the log: ``"error"`` (default), ``"resume"``
+        (continue it: its epochs are loaded, the next ``end_epoch`` appends after
+        them; its images and labels must be this recorder's) or ``"overwrite"``.
     iou, score
         The thresholds the widget starts with (the same defaults as
-        ``from_detections``: 0.5 and 0.0); the widget's sliders change them.
+        ``from_detections``: 0.5 and 0.0); the widget's sliders change them. A
+        resumed run keeps the thresholds it was recorded with.
     class_wise
         Only match a prediction to ground truth of its own class.
     mean, std
@@ -117,10 +119,8 @@ class DetectionRecorder(RecorderLifetime):
         self.labels = class_names(labels)
         self.iou, self.score = _check_thresholds(iou, score)
         self.class_wise = bool(class_wise)
-        if if_exists not in ("error", "overwrite"):
-            raise ValueError(
-                f"if_exists must be 'error' or 'overwrite' for a detection run, got {if_exists!r}."
-            )
+        if if_exists not in ("error", "resume", "overwrite"):
+            raise ValueError(f"if_exists must be 'error', 'resume' or 'overwrite', got {if_exists!r}.")
         if run is not None and not check_name(run):
             raise ValueError("run must be a non-empty name (or None for a dated one).")
         params_json(params)
@@ -142,13 +142,44 @@ class DetectionRecorder(RecorderLifetime):
                 self._store = store
             else:
                 self._store, self._owns_store = RunStore(store, mode="a"), True
-            if if_exists == "error" and self._store.has_run(self._name):
-                where = self._store.path
+            info = next((r for r in self._store.runs() if r.name == self._name), None)
+            try:
+                if info is not None and if_exists == "error":
+                    raise RunExistsError(
+                        f"{self._store.path} already has a run named {self._name!r}; pass "
+                        "if_exists='resume' to continue it or if_exists='overwrite' to replace it."
+                    )
+                if info is not None and if_exists == "resume":
+                    self._resume(info)
+            except BaseException:
                 self.close()
-                raise RunExistsError(
-                    f"{where} already has a run named {self._name!r}; pass "
-                    "if_exists='overwrite' to replace it, or another run name."
-                )
+                raise
+
+    def _resume(self, info: RunInfo) -> None:
+        """Continue the log's run ``info``: its epochs become the live source's."""
+        from ._store_detection import is_detection_run, load_detection
+
+        store = self._store
+        assert store is not None
+        if info.labels != self.labels:
+            raise ValueError(
+                f"cannot resume run {self._name!r} in {store.path}: its labels are "
+                f"{info.labels}, not {self.labels}."
+            )
+        if not info.n_epochs:
+            return  # killed before its first epoch: the first end_epoch continues it
+        if not is_detection_run(store, info):
+            raise ValueError(
+                f"cannot resume run {self._name!r} in {store.path}: it is a classifier's run; "
+                "record detections under another run name."
+            )
+        src = load_detection(store, info)
+        if src.images is None and self._images_in is not None:
+            src.images = source_by_id(self._images_in, src.sample_ids(), self._mean, self._std)
+        self.iou, self.score, self.class_wise = src.iou, src.score, src.class_wise
+        self._source, self._info = src, info
+        self._pos_of = {v: i for i, v in enumerate(src.sample_ids().tolist())}
+        self._first_epoch.set()
 
     # -- per batch ------------------------------------------------------------------
     def update(self, predictions: Sequence[Any], targets: Sequence[Any], image_ids: Any = None) -> None:

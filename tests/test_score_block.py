@@ -118,3 +118,19 @@ def test_an_output_buffer_reused_after_update_does_not_change_the_epoch(lib):
     buf[:] = 0  # the next forward pass
     rec.end_epoch()
     check([rec.run.y_pred(0), rec.run.confidence(0), rec.run.p_true(0), rec.run.margin(0)], x, y)
+
+
+@pytest.mark.parametrize("lib", ["torch", "numpy"])
+def test_empty_batches_add_nothing_and_an_empty_epoch_is_refused(lib):
+    empty = torch.zeros(0, K) if lib == "torch" else np.zeros((0, K), np.float32)
+    y, scores = scenes(n=20)
+    rec = ConfusionRecorder(K)
+    rec.update(empty, np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="hold no samples"):
+        rec.end_epoch()
+    rec.update(empty, np.zeros(0, np.int64))
+    rec.update(scores["logits"], y)
+    rec.end_epoch()
+    check(
+        [rec.run.y_pred(0), rec.run.confidence(0), rec.run.p_true(0), rec.run.margin(0)], scores["logits"], y
+    )

@@ -80,6 +80,8 @@ class EpochBuffer:
             return y_true, y_pred, conf, ids, p_true, margin
         self.scores.flush()
         reduced = self.scores.reduced
+        if not reduced["pred"]:
+            raise ValueError("this epoch's batches hold no samples (every update() had 0 rows).")
         y_pred = to_host(reduced["pred"], "outputs")
         top, true, denom, row_sum, other = (
             to_host(reduced[name], "outputs").astype(np.float64)

@@ -14,7 +14,8 @@ argmax), the top score, the true class' score, the softmax denominator
 per block, the smallest score. Whether scores are probabilities or logits is decided
 per epoch at ``end_epoch`` from the row sums and the minimum (as
 :func:`~confusion_widget.matrix.score_signals` does), so nothing here reads a value
-on the host: a GPU is never synchronised by ``update``.
+on the host: ``update`` does not wait for a GPU (targets given on the host are
+copied to the device once per block, as any host-to-device copy).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@
   core is busy), and the eval loop's time with / without the recorder. The peer,
   torchmetrics' ``MulticlassConfusionMatrix.update``, alternates with ours epoch by
   epoch. The "floor" row, for scale: a per-batch ``softmax(x).max(1)``.
+- Other shapes: B = 32 / 256 with K = 10, B = 256 with K = 1,000, against the same peer.
 - Store: N = 100,000 samples × 20 epochs, written one transaction per epoch
   (synchronous=FULL, WAL) and read back as a ``Run``.
 
@@ -192,8 +193,52 @@ def bench_store() -> dict[str, float]:
     }
 
 
+def bench_shapes() -> dict[str, float]:
+    """update() against torchmetrics' at other batch sizes and class counts (medians
+    of 5 alternating epochs); end_epoch's time spread over the epoch's batches."""
+    import torch
+
+    from confusion_widget import ConfusionRecorder
+
+    try:
+        from torchmetrics.classification import MulticlassConfusionMatrix
+    except ImportError:
+        return {}
+    torch.set_num_threads(1)
+    rows, out = [], {}
+    for b, k, n_batches in [(32, 10, 2000), (256, 10, 1000), (256, 1000, 100)]:
+        gen = torch.Generator().manual_seed(0)
+        logits = [torch.randn(b, k, generator=gen) for _ in range(8)]
+        targets = [torch.randint(0, k, (b,), generator=gen) for _ in range(8)]
+        ids = [torch.arange(i * b, (i + 1) * b) for i in range(n_batches)]
+        peer = MulticlassConfusionMatrix(num_classes=k, validate_args=False)
+        ours, ends, theirs = [], [], []
+        for _ in range(5):
+            rec = ConfusionRecorder(k)
+            t0 = time.perf_counter()
+            for i in range(n_batches):
+                rec.update(logits[i % 8], targets[i % 8], sample_ids=ids[i])
+            t1 = time.perf_counter()
+            rec.end_epoch()
+            ends.append((time.perf_counter() - t1) / n_batches)
+            ours.append((t1 - t0) / n_batches)
+            t0 = time.perf_counter()
+            for i in range(n_batches):
+                peer.update(logits[i % 8], targets[i % 8])
+            theirs.append((time.perf_counter() - t0) / n_batches)
+            peer.reset()
+        u, e, p = (float(np.median(v)) for v in (ours, ends, theirs))
+        rows.append(
+            (f"B = {b}, K = {k:,}", f"{u * 1e6:.1f}", f"{e * 1e6:.1f}", f"{p * 1e6:.1f}", f"{u / p:.2f}×")
+        )
+        out[f"update_vs_torchmetrics_b{b}_k{k}"] = u / p
+    print("\nupdate() with logits at other shapes (µs per batch, torch on 1 thread)")
+    print(table(rows, ("shape", "update()", "+ end_epoch()", "torchmetrics", "update / torchmetrics")))
+    return out
+
+
 def main() -> dict[str, float]:
-    return {**bench_recorder(), **bench_store()}
+    return {**bench_recorder(), **bench_shapes(), **bench_store()}
 
 
 if __name__ == "__main__":

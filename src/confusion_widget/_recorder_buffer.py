@@ -83,9 +83,9 @@ class EpochBuffer:
         if not reduced["pred"]:
             raise ValueError("this epoch's batches hold no samples (every update() had 0 rows).")
         y_pred = to_host(reduced["pred"], "outputs")
+        # In the block's precision: float32 scores give float32 signals anyway.
         top, true, denom, row_sum, other = (
-            to_host(reduced[name], "outputs").astype(np.float64)
-            for name in ("top", "true", "denom", "row_sum", "other")
+            to_host(reduced[name], "outputs") for name in ("top", "true", "denom", "row_sum", "other")
         )
         low = float(to_host(self.scores.low, "outputs").min())
         bad = ~np.isfinite(row_sum)  # any NaN/inf in a row makes its sum non-finite
@@ -103,10 +103,10 @@ class EpochBuffer:
         return (
             y_true,
             y_pred,
-            conf.astype(np.float32),
+            conf.astype(np.float32, copy=False),
             ids,
-            p_true.astype(np.float32),
-            margin.astype(np.float32),
+            p_true.astype(np.float32, copy=False),
+            margin.astype(np.float32, copy=False),
         )
 
 
@@ -198,6 +198,8 @@ def align(index: SampleIndex, ids: np.ndarray, *arrays: np.ndarray) -> tuple[np.
     """Reorder an epoch's arrays (in the order of ``ids``) into the run's sample
     order (``index.ids``)."""
     n = len(index.ids)
+    if len(ids) == n and np.array_equal(ids, index.ids):
+        return arrays  # the first epoch's order again, as a loader that does not shuffle gives
     pos = index.positions(ids)
     if (pos < 0).any():
         raise ValueError(

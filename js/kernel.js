@@ -27,6 +27,8 @@ const PING_TIMEOUT_MS = 10 * 60_000;
 
 /** The text a view shows when something needs a kernel and there is none. */
 export const NO_KERNEL = "samples need a running kernel (or a file saved with w.save_html)";
+/** The same for the per-class metrics table. */
+export const NO_KERNEL_METRICS = "per-class metrics need a running kernel (or a file saved with w.save_html)";
 
 /**
  * `comm_live` of the ipywidgets model behind the anywidget proxy `model`, or

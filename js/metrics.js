@@ -6,6 +6,7 @@
 
 import { element } from "./dom.js";
 import { formatCount, formatPercent } from "./format.js";
+import { NO_KERNEL_METRICS } from "./kernel.js";
 import { listen } from "./traits.js";
 import { readMetrics } from "./wire.js";
 
@@ -57,7 +58,11 @@ export function sortedMetrics(rows, sort) {
 	return order.sort((a, b) => cmp(a, b) || a - b);
 }
 
-export function createMetrics(model, { signal }) {
+/**
+ * `kernel`: the model's kernel watch (kernel.js): with no kernel, an open table
+ * without rows says they need one (a page saved by nbconvert keeps no rows).
+ */
+export function createMetrics(model, { signal, kernel }) {
 	const el = element("details", "cw-metrics");
 	const table = element("table");
 	const head = element("tr");
@@ -74,7 +79,8 @@ export function createMetrics(model, { signal }) {
 	table.append(thead, body);
 	const scroll = element("div", "cw-metrics-scroll");
 	scroll.append(table);
-	el.append(element("summary", "", "per-class metrics"), scroll);
+	const wait = element("p", "cw-metrics-wait"); // an open table before its rows arrive
+	el.append(element("summary", "", "per-class metrics"), scroll, wait);
 
 	let sort = null;
 	let hot = []; // labels to highlight, first one with a row wins
@@ -97,6 +103,8 @@ export function createMetrics(model, { signal }) {
 			return tr;
 		});
 		body.replaceChildren(...trs);
+		wait.hidden = list.length > 0;
+		wait.textContent = kernel?.state === "none" ? NO_KERNEL_METRICS : "loading\u2026";
 		hotRow()?.classList.add("cw-metrics-hot");
 		for (const th of headers) {
 			const on = sort?.key === th.dataset.key;
@@ -134,6 +142,7 @@ export function createMetrics(model, { signal }) {
 	thead.addEventListener("click", onHeader, { signal });
 	thead.addEventListener("keydown", onHeader, { signal });
 	listen(model, ["change:_metrics", "change:_has_metrics"], sync, signal);
+	kernel?.onChange(() => el.open && render(), signal);
 	signal.addEventListener("abort", () => {
 		try {
 			setOpen(model, el, false); // the view is gone: its table no longer asks for rows

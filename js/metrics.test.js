@@ -1,5 +1,6 @@
 // @vitest-environment jsdom
 import { beforeEach, describe, expect, it } from "vitest";
+import { NO_KERNEL_METRICS } from "./kernel.js";
 import { createMetrics, sortedMetrics } from "./metrics.js";
 import { createFakeModel } from "./test_helpers.js";
 
@@ -63,6 +64,24 @@ describe("metrics table", () => {
 		other.abort(); // b's view is removed
 		expect(model.get("_metrics_open")).toBe(false);
 		expect(model.saves).toBe(2);
+		lifetime.abort();
+	});
+
+	it("says, open without rows, that they are coming or need a kernel", () => {
+		const listeners = new Set();
+		const kernel = { state: "waiting", onChange: (fn) => listeners.add(fn) };
+		const model = createFakeModel({ _has_metrics: true });
+		const metrics = createMetrics(model, { signal: lifetime.signal, kernel });
+		open(metrics);
+		const wait = metrics.el.querySelector(".cw-metrics-wait");
+		expect(wait.hidden).toBe(false);
+		expect(wait.textContent).toBe("loading\u2026");
+		kernel.state = "none";
+		for (const fn of listeners) fn("none");
+		expect(wait.textContent).toBe(NO_KERNEL_METRICS);
+		model.set("_metrics", ROWS);
+		expect(wait.hidden).toBe(true);
+		expect(metrics.el.querySelectorAll("tbody tr")).toHaveLength(3);
 		lifetime.abort();
 	});
 

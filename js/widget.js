@@ -113,7 +113,7 @@ function mountView(model, el, shared, signal) {
 	const panel = createPanel(model, { requester, kernel, signal });
 	const exporter = createExportControls({ snapshot, onError: (text) => showNote("error", text), signal });
 	const confused = createConfused(model, { signal, onPick: (row, col) => tiles.reveal(row, col) });
-	const metrics = createMetrics(model, { signal });
+	const metrics = createMetrics(model, { signal, kernel });
 	const details = element("div", "cw-details");
 	details.append(confused.el, metrics.el);
 	const abstainToggle = createAbstainToggle(model, { signal });

@@ -166,6 +166,25 @@ def test_run_offline(offline, tmp_path):
     history.wait_for(state="visible")
     assert history.locator("tbody tr").count() == 5  # one row per epoch
     assert page.locator(".cw-panel .cw-error:visible").count() == 0
+
+    # The per-class table's rows are in the file, for every epoch: at epoch 1, then 3.
+    page.keyboard.press("Escape")
+    page.locator("details.cw-metrics summary").click()
+    w._metrics_open = True
+    seen = []
+    for e in (e1, e2):
+        set_epoch(page, e)
+        w.epoch = e
+        want = [round(100 * row["recall"], 1) for row in w._metrics]
+        page.wait_for_function(
+            """(want) => { const got = [...document.querySelectorAll('details.cw-metrics tbody tr')]
+                 .map((tr) => parseFloat(tr.cells[2].textContent.replace('<', '')));
+               return got.length === want.length && got.every((g, i) => Math.abs(g - want[i]) <= 0.51); }""",
+            arg=want,
+        )
+        seen.append(want)
+    assert seen[0] != seen[1]
+    assert page.locator(".cw-metrics-wait:visible").count() == 0
     offline.check_clean()
 
 

@@ -36,6 +36,7 @@ from hosts import APPS, CELL, EPOCHS, cell_samples  # hosts puts host_apps/ on s
 REPO = Path(__file__).parents[2]
 NODE_MODULES = REPO / "node_modules"
 NO_KERNEL = "samples need a running kernel (or a file saved with w.save_html)"
+NO_KERNEL_METRICS = "per-class metrics need a running kernel (or a file saved with w.save_html)"
 
 # URL the page asks for → (npm package, file in it; None: the path after the version).
 # The version in the URL must be satisfied by the installed (exact-pinned) package.
@@ -263,6 +264,12 @@ def test_nbconvert_page_draws_scrubs_and_says_samples_need_a_kernel(browser, pag
         assert root.locator(".cw-panel .cw-error:visible").count() == 0
         assert root.locator("figure.cw-thumb").count() == 0
         assert f"{first[0]} \u2192 {first[1]}" in root.locator(".cw-panel-header").text_content()
+
+        # The per-class table opens on a note: its rows come from the kernel (the page
+        # keeps none, so no stale epoch's figures either).
+        root.locator("details.cw-metrics summary").click()
+        root.locator(".cw-metrics-wait").filter(has_text=NO_KERNEL_METRICS).wait_for(state="visible")
+        assert root.locator("details.cw-metrics tbody tr").count() == 0
 
         # Only the CDN files were needed: each served from node_modules, nothing else.
         assert cdn.refused == [], cdn.refused

@@ -361,8 +361,9 @@ class ConfusionWidget(Snapshots, Analysis, SampleFilter, SourceThresholds, Class
         return v
 
     @t.observe("epoch", "_metrics_open")
-    def _on_epoch(self, change: Any) -> None:
-        # The frontend fetches the counts it lacks; only the metrics follow the epoch.
+    def _follow_metrics(self, change: Any) -> None:
+        # The frontend fetches the counts it lacks; only the metrics follow the epoch
+        # (and a table opening or closing).
         if not self._syncing:  # _on_source_changed sends them itself
             self._metrics = self._metrics_at(self.epoch)
 

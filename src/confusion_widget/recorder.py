@@ -93,15 +93,17 @@ class ConfusionRecorder(RecorderLifetime, metaclass=RecorderTask):
 
     Notes
     -----
-    *GPU synchronisation.* ``update`` keeps torch tensors on their device: the
-    argmax, the winner's score and the softmax denominator are computed there and
-    appended to a list (20 bytes per sample on the device, plus the targets, for the
-    current epoch only). ``end_epoch`` concatenates each list and copies it to the
-    host once. Validation that needs values (class ids in range, finite scores)
-    therefore happens at ``end_epoch``. Tensors given to ``update`` are held by
-    reference until then: do not modify them in place (numpy arrays are copied).
-    ``update(..., images=)`` is the exception: it copies the images of samples not
-    seen before to the host (the first epoch, once).
+    *GPU synchronisation.* ``update`` keeps torch tensors on their device: a
+    batch's scores are copied into a block there (so outputs may be buffers the
+    model writes again), and a full block — about 1 MiB of scores, or one batch —
+    is reduced in place to each sample's argmax, winning and true-class scores,
+    softmax denominator and margin (about 50 bytes per sample on the device, for the
+    current epoch only). ``end_epoch`` concatenates the results and copies them to
+    the host once. Validation that needs values (class ids in range, finite scores)
+    therefore happens at ``end_epoch``. Targets and sample ids given as tensors are
+    held by reference until then: do not modify them in place (numpy arrays are
+    copied). ``update(..., images=)`` is the exception: it copies the images of
+    samples not seen before to the host (the first epoch, once).
 
     *Memory.* Per-batch buffers hold one epoch; a finished epoch costs 9 bytes per
     sample (int32 true and predicted classes, a float32 confidence) in the run.

@@ -1,8 +1,13 @@
 """Tables queried in place: ``from_parquet`` on 10,000,000 rows with DuckDB, and the
 same file through PySpark in local mode.
 
-Run: ``.venv/bin/python benchmarks/bench_frames.py [--no-spark]`` (about a minute; writes a
-~50 MB Parquet file to a temporary directory and deletes it).
+Run: ``.venv/bin/python benchmarks/bench_frames.py [--no-spark] [--k 100]`` (about a
+minute; writes a ~50 MB Parquet file to a temporary directory and deletes it; ``--k``:
+classes, 10 by default).
+
+``save_html`` of the DuckDB widget (25 samples per cell) is timed too: its first pages
+come from one windowed query per epoch; the panel's way, cell by cell, is timed on
+20 cells and scaled to every non-empty cell.
 
 Targets (DuckDB): the matrix (the widget built: one group-by on true × predicted ×
 epoch) ≤ 1 s; a cell's first 25 samples (a ``cell`` request answered through
@@ -20,6 +25,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -28,7 +35,8 @@ from _timing import table
 from confusion_widget import ConfusionWidget
 from confusion_widget.wire import respond
 
-ROWS, K = 10_000_000, 10
+ROWS = 10_000_000
+K = int(sys.argv[sys.argv.index("--k") + 1]) if "--k" in sys.argv else 10
 MATRIX_TARGET, CELL_TARGET = 1.0, 0.200
 
 
@@ -67,7 +75,7 @@ def timings(build, repeat: int = 3, cells: int = 7) -> dict[str, float]:
     mats = w.source.matrices()
     calls = []
     for i in range(cells):
-        msg = {"type": "cell", "id": i, "epoch": 1, "tile": 0, "row": i % K, "col": (i * 3 + 1) % K}
+        msg = {"type": "cell", "id": i, "epoch": 1, "tile": 0, "row": i % K, "col": (i + 1 + i % 9) % K}
         wall, cpu, out = timed(
             lambda msg=msg: list(respond(w.source, {**msg, "limit": 25}, matrices=mats, revision=0))
         )
@@ -91,6 +99,20 @@ def row(name: str, t: dict[str, float]) -> tuple:
 
 
 HEADER = ("engine", "matrix ms (best)", "its CPU ms", "cell 25 ms (median)", "best", "CPU ms (median)")
+
+
+def bench_save_html(w: ConfusionWidget, tmp: str) -> None:
+    out = os.path.join(tmp, "page.html")
+    wall, _, _ = timed(lambda: w.save_html(out))
+    mats = w.source.matrices()
+    cells = [tuple(int(x) for x in c) for c in np.argwhere(mats > 0)]
+    sample = cells[:: max(1, len(cells) // 20)][:20]
+    one, _, _ = timed(lambda: [w.source.cell_page(*c, 0, 25) for c in sample])
+    per_cell = one / len(sample)
+    print(
+        f"save_html, 25 samples per cell: {wall:.1f} s ({os.path.getsize(out) / 1e6:.1f} MB); "
+        f"cell by cell it would take {per_cell * 1e3:.0f} ms × {len(cells):,} cells ≈ {per_cell * len(cells):.0f} s"
+    )
 
 
 def main(spark: bool = True) -> None:
@@ -120,6 +142,7 @@ def main(spark: bool = True) -> None:
             + f" (load average now {os.getloadavg()[0]:.1f})"
         )
 
+        bench_save_html(duck(sample_id="sid"), tmp)
         if not spark:
             return
         try:

@@ -121,6 +121,48 @@ def test_pages_are_slices_of_the_cell(engine):
         src.cell_page(0, 0, 4, 0, 0, 5)
 
 
+@pytest.mark.parametrize("ids", ["int", "str", "int, image bytes"])
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_prefetched_first_pages_equal_the_pages_asked_one_by_one(engine, ids):
+    """save_html's prefetch (one windowed query for many cells — for every cell of
+    their epochs unless images are bytes — where the engine has ordered windows) gives
+    each cell's first page exactly as cell_page does: ties by id, missing confidences
+    last. Engines without it fall back to cell by cell."""
+    df = TABLE if ids != "str" else TABLE.assign(sid=[f"s{v:05d}" for v in TABLE["sid"]])
+    image = "img" if "image" in ids else None
+    if image:
+        df = df.assign(img=[b"not decoded here %d" % v for v in df["sid"]])
+    kw = {"confidence": "conf", "sample_id": "sid", "epoch": "epoch", "image": image}
+    one = frame_source(engines(df)[engine](), **kw)
+    many = frame_source(engines(df)[engine](), **kw)
+    cells = [(e, 0, r, c) for e in range(E) for r in range(4) for c in range(4)]
+    many.prefetch(cells, 7)
+    if engine not in ("polars", "polars-lazy", "duckdb"):
+        assert many._pages == {}  # cell by cell, as without prefetch
+        return
+    for cell in cells:
+        total, want = one.cell_page(*cell, 0, 7)
+        got_total, got = many.cell_page(*cell, 0, 7)
+        assert got_total == total
+        assert many.sample_ids()[got.positions].tolist() == one.sample_ids()[want.positions].tolist()
+        np.testing.assert_array_equal(got.confidence, want.confidence)
+    assert many._pages == {}  # each page is handed out once
+
+
+def test_save_html_of_a_table_is_the_same_with_or_without_prefetch(monkeypatch, tmp_path):
+    df = TABLE.assign(sid=TABLE["sid"] + 1_000_000 * TABLE["epoch"])
+    path = tmp_path / "t.parquet"
+    df.to_parquet(path)
+    w = ConfusionWidget.from_parquet(path, confidence="conf", sample_id="sid", epoch="epoch")
+    calls = []
+    real = FrameSource.prefetch
+    monkeypatch.setattr(FrameSource, "prefetch", lambda self, *a: calls.append(a) or real(self, *a))
+    windowed = w.to_html(samples_per_cell=5)
+    assert calls and w.source._pages == {}
+    monkeypatch.setattr(FrameSource, "prefetch", lambda self, *a: None)
+    assert w.to_html(samples_per_cell=5) == windowed
+
+
 def test_cell_requests_through_the_wire():
     w = ConfusionWidget.from_dataframe(
         pl.from_pandas(TABLE).lazy(), confidence="conf", sample_id="sid", epoch="epoch", page_size=6

@@ -22,6 +22,7 @@ import numpy as np
 
 from ._frame_columns import check_columns, class_kind, class_map, epoch_values, plain
 from ._frame_images import FrameImages, SeenSamples
+from ._frame_pages import can_window, first_pages
 from .matrix import metric_rows, per_class_metrics
 from .sources import CellHits, CellSource, HasMetrics, PagedCells, check_index, confidence_key
 
@@ -42,6 +43,7 @@ def _narwhals() -> Any:
 
 
 _ID_PROBE = 64  # rows whose ids are checked for repeats within an epoch
+_WHOLE_CELLS = 20_000  # prefetch every cell of an epoch up to this many non-empty ones
 
 
 def _collect(query: Any) -> Any:
@@ -129,6 +131,7 @@ class FrameSource(CellSource, HasMetrics, PagedCells):
         self._mats = mats
         self._check_one_row_per_sample(list(schema.names()))
         self._key = _free_name("conf", list(schema.names()))
+        self._pages: dict[tuple[int, ...], tuple[int, CellHits]] = {}  # prefetch()'s
         self._seen = SeenSamples(id_type.is_integer())
         root = None if image_root is None else Path(image_root).resolve()
         self.images = FrameImages(self._seen, self._image_of, root) if cols["image"] else None
@@ -249,6 +252,40 @@ class FrameSource(CellSource, HasMetrics, PagedCells):
             return CellHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
         return CellHits(*self._fetch(self._query(epoch, tile, row, col, ordered=False), None, False))
 
+    def prefetch(self, cells: Sequence[tuple[int, int, int, int]], limit: int) -> None:
+        """Fetch the first ``limit`` entries of each of ``cells`` ``(epoch, tile, row,
+        col)`` in one query (``save_html`` asks for every cell's), for the next
+        ``cell_page(…, 0, limit)`` of each — of every cell of their epochs and tiles
+        when those rows stay small (ids, confidences, image paths: not image bytes).
+        Nothing when the engine has no ordered windows we use. No ``cells``: forget
+        what was fetched and not asked for."""
+        if not cells:
+            self._pages.clear()
+            return
+        want = [cell for cell in cells if self._mats[cell] > 0 and (*cell, limit) not in self._pages]
+        if limit <= 0 or not want or not can_window(self._lf):
+            return
+        image = self._cols["image"]
+        small = image is None or type(self._lf.collect_schema()[image]).__name__ == "String"
+        whole = small and all(np.count_nonzero(self._mats[e, t]) <= _WHOLE_CELLS for e, t, _, _ in want)
+        if whole:  # every cell of those epochs and tiles comes back
+            tiles = dict.fromkeys((e, t) for e, t, _, _ in want)
+            want = [(e, t, r, c) for e, t in tiles for r, c in zip(*np.nonzero(self._mats[e, t]))]
+        v = self._classes.values
+        keys = [(self._epochs[e], self._runs[t], v[r], v[c]) for e, t, r, c in want]
+        names = {
+            "key": self._key,
+            "rank": _free_name("rank", [*self._lf.collect_schema().names(), self._key]),
+        }
+        with self._lock:
+            pages = first_pages(_narwhals(), self._lf, self._cols, keys, limit, names, _collect, whole)
+        for cell, key in zip(want, keys):
+            rows = pages.get(key, [])
+            images = [im for _, _, im in rows] if image else None
+            conf = np.array([np.nan if c is None else c for _, c, _ in rows], np.float64)
+            hits = CellHits(self._seen.add([plain(i) for i, _, _ in rows], images), conf.astype(np.float32))
+            self._pages[(*(int(x) for x in cell), limit)] = (int(self._mats[cell]), hits)
+
     def cell_page(
         self, epoch: int, tile: int, row: int, col: int, offset: int, limit: int
     ) -> tuple[int, CellHits]:
@@ -259,6 +296,8 @@ class FrameSource(CellSource, HasMetrics, PagedCells):
         r, c = check_index(row, k, "row"), check_index(col, k, "col")
         total = int(self._mats[e, t, r, c])
         offset, limit = max(0, int(offset)), max(0, int(limit))
+        if offset == 0 and (e, t, r, c, limit) in self._pages:
+            return self._pages.pop((e, t, r, c, limit))
         if offset >= total or limit == 0:
             return total, CellHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
         pos, conf = self._fetch(self._query(e, t, r, c), min(total, offset + limit), True)

@@ -195,18 +195,16 @@ class DetectionCompareSource(CellSource, TiledComparison, HasImageBoxes, HasMetr
             return "(absent)" if c is None else self.labels[c]
 
         extra = []
-        for j in entered.tolist():
-            e = dict(sb._extra(xb, eb, j))
-            key = int(key_b[j])
-            e["change"] = "entered"
-            e["caption"] = f"entered · {ta}: {said(col_a, key)} → {tb}: {said(col_b, key)}"
-            extra.append(e)
-        for j in left.tolist():
-            e = dict(sa._extra(xa, ea, j))
-            key = int(key_a[j])
-            e["change"] = "left"
-            e["caption"] = f"left · {ta}: {said(col_a, key)} → {tb}: {said(col_b, key)}"
-            extra.append(e)
+        for change, src, x, ep, which, keys in (
+            ("entered", sb, xb, eb, entered, key_b),
+            ("left", sa, xa, ea, left, key_a),
+        ):
+            for j in which.tolist():
+                e = dict(src._extra(x, ep, j))
+                key = int(keys[j])
+                e["change"] = change
+                e["caption"] = f"{change} · {ta}: {said(col_a, key)} → {tb}: {said(col_b, key)}"
+                extra.append(e)
         return CellHits(
             np.concatenate([pb[entered], pa[left]]),
             np.concatenate([xb.score[entered], xa.score[left]]),
